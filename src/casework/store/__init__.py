@@ -1,0 +1,175 @@
+"""Persistence: the only package that holds SQL.
+
+:class:`Store` owns (or borrows) a SQLAlchemy ``Engine``/``Connection`` and runs each command in
+one transaction (guarantee 1). On SQLite that transaction is ``BEGIN IMMEDIATE`` so writers queue
+instead of failing on lock upgrade; on PostgreSQL row locks and ``SKIP LOCKED`` do the work.
+Deadlocks, serialization failures and busy databases are retried a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
+
+from casework.errors import ConfigurationError
+from casework.store.schema import Tables, build_tables
+
+log = logging.getLogger("casework.store")
+
+T = TypeVar("T")
+
+RETRY_ATTEMPTS = 5
+_RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def create_sa_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> sa.Engine:
+    """A SQLAlchemy engine with casework's connection settings.
+
+    SQLite: WAL journal, ``synchronous`` (FULL by default: a committed command survives power
+    loss), foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` transactions.
+    """
+    sa_url = sa.make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        memory = sa_url.database in (None, "", ":memory:")
+        if memory:
+            kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(sa_url, **kwargs)
+        install_sqlite_settings(engine, synchronous=synchronous, wal=not memory)
+        return engine
+    if sa_url.get_backend_name() == "postgresql" and sa_url.drivername == "postgresql":
+        sa_url = sa_url.set(drivername="postgresql+psycopg")
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(sa_url, **kwargs)
+
+
+def install_sqlite_settings(engine: sa.Engine, *, synchronous: str = "FULL", wal: bool = True) -> None:
+    """Pragmas on every new connection, and ``BEGIN IMMEDIATE`` instead of pysqlite's lazy BEGIN.
+
+    A transaction started with the execution option ``casework_read=True`` uses a plain
+    (deferred) BEGIN, so readers never queue behind writers.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite; we emit BEGIN ourselves below.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if wal:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get("casework_read"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _is_retryable(exc: sa.exc.DBAPIError) -> bool:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+class Store:
+    """Tables plus a way to run one unit of work.
+
+    Give it a URL, an ``Engine`` (casework commits its own transactions) or a ``Connection``
+    (casework joins the host's transaction through a SAVEPOINT and commits nothing).
+    """
+
+    def __init__(
+        self,
+        bind: str | sa.Engine | sa.Connection,
+        *,
+        prefix: str = "",
+        schema: str | None = None,
+    ) -> None:
+        self.owns_engine = isinstance(bind, str)
+        self.connection: sa.Connection | None = None
+        if isinstance(bind, str):
+            self.engine: sa.Engine = create_sa_engine(bind)
+        elif isinstance(bind, sa.Engine):
+            self.engine = bind
+        elif isinstance(bind, sa.Connection):
+            self.connection = bind
+            self.engine = bind.engine
+        else:
+            raise ConfigurationError(
+                f"expected a database URL, SQLAlchemy Engine or Connection, got {type(bind)!r}"
+            )
+        self.tables: Tables = build_tables(prefix, schema)
+        self.dialect = self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def create_all(self) -> None:
+        """Create missing tables directly (no migration history); tests and quick starts."""
+        if self.connection is not None:
+            self.tables.metadata.create_all(self.connection)
+        else:
+            with self.engine.begin() as conn:
+                self.tables.metadata.create_all(conn)
+
+    @contextlib.contextmanager
+    def _unit(self, read: bool) -> Iterator[sa.Connection]:
+        if self.connection is not None:
+            # Join the host's transaction; a savepoint keeps a failed command from leaving
+            # half its rows behind while the host's own work stays untouched.
+            with self.connection.begin_nested():
+                yield self.connection
+            return
+        conn = self.engine.connect()
+        if read:
+            conn = conn.execution_options(casework_read=True)
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.close()
+
+    def run(self, work: Callable[[sa.Connection], T], *, read: bool = False) -> T:
+        """Run ``work(conn)`` in one transaction, retrying deadlocks/serialization failures.
+
+        ``work`` must not have side effects outside the transaction: it may run again.
+        """
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                with self._unit(read) as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if self.connection is not None or attempt == RETRY_ATTEMPTS:
+                    raise
+                if not _is_retryable(exc):
+                    raise
+                # Jittered backoff so retrying writers do not collide again in lockstep.
+                delay = min(0.5, 0.01 * 2**attempt) * (0.5 + random.random())
+                log.info("retrying after %s (attempt %d): %s", type(exc).__name__, attempt, exc)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        if self.owns_engine:
+            self.engine.dispose()
