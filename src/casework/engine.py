@@ -238,9 +238,7 @@ class Engine:
                 k: values[k] for k in ("channel", "category", "external_id") if values[k]
             }
             event_data["workflow_version"] = spec.version
-            digest = q.append_event(
-                conn,
-                t,
+            event = q.build_event(
                 case_id=case_id,
                 seq=1,
                 prev_hash=GENESIS,
@@ -252,8 +250,9 @@ class Engine:
                 to_state=spec.initial,
                 data=event_data,
             )
+            q.insert_event(conn, t, event)
             conn.execute(
-                sa.update(t.cases).where(t.cases.c.id == case_id).values(head_hash=digest)
+                sa.update(t.cases).where(t.cases.c.id == case_id).values(head_hash=event["hash"])
             )
             case = q.case_from_row(q.get_case_row(conn, t, case_id))
             payload = hk.CaseOpened(
@@ -334,16 +333,17 @@ class Engine:
         if expected_version is not None and expected_version != before.version:
             raise StaleCase(str(case_id), expected_version, before.version)
         compiled = self.workflows.compiled(before.workflow, before.workflow_version)
+        # Version pinning by acceptance date: the rule version in force when the case is
+        # accepted governs it from then on (guarantee 8).
+        if compiled.spec.pin_by == "accepted" and trigger == "accept":
+            target = self._repin(compiled.spec, before, at)
+            compiled = self.workflows.compiled(target.name, target.version)
+        spec = compiled.spec
         ctx = GuardContext(case=before, trigger=trigger, actor=actor, data=data, at=at)
         transition = compiled.fire(before.state, trigger, ctx)
         missing = [f for f in transition.requires if data.get(f) in (None, "")]
         if missing:
             raise MissingField(str(case_id), trigger, missing)
-        spec = compiled.spec
-        # Version pinning by acceptance date: the rule version in force when the case is
-        # accepted governs it from then on (guarantee 8).
-        if spec.pin_by == "accepted" and trigger == "accept":
-            spec = self._repin(spec, before, at, data)
         now = self.clock.now()
         values: dict[str, Any] = {"state": transition.dest, "updated_at": now}
         if spec.version != before.workflow_version:
@@ -362,9 +362,7 @@ class Engine:
             if field in data:
                 values[field] = _clean_text(data[field], field, 100)
         seq = int(row._mapping["last_seq"]) + 1
-        digest = q.append_event(
-            conn,
-            t,
+        event = q.build_event(
             case_id=before.id,
             seq=seq,
             prev_hash=row._mapping["head_hash"],
@@ -379,9 +377,12 @@ class Engine:
             data=data,
         )
         values["last_seq"] = seq
-        values["head_hash"] = digest
+        values["head_hash"] = event["hash"]
+        # Compare-and-set first: on PostgreSQL it takes the row lock, so a loser learns it
+        # lost (StaleCase) before it writes anything else.
         if not q.update_case(conn, t, before.id, before.version, values):
             raise StaleCase(str(case_id), before.version, q.current_version(conn, t, before.id))
+        q.insert_event(conn, t, event)
         after = q.case_from_row(q.get_case_row(conn, t, before.id))
         common = {
             "case_id": after.id,
@@ -420,9 +421,7 @@ class Engine:
             effects.on_fire(conn, spec, before, after, transition, actor, data, at)
         return after
 
-    def _repin(
-        self, spec: WorkflowSpec, case: Case, at: dt.datetime, data: Mapping[str, Any]
-    ) -> WorkflowSpec:
+    def _repin(self, spec: WorkflowSpec, case: Case, at: dt.datetime) -> WorkflowSpec:
         accepted_on = at.astimezone(ZoneInfo(spec.timezone)).date()
         target = self.workflows.in_force(spec.name, accepted_on)
         if target.version == spec.version:

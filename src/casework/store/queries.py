@@ -99,9 +99,7 @@ def current_version(conn: sa.Connection, t: Tables, case_id: int) -> int | None:
     return None if v is None else int(v)
 
 
-def append_event(
-    conn: sa.Connection,
-    t: Tables,
+def build_event(
     *,
     case_id: int,
     seq: int,
@@ -115,42 +113,28 @@ def append_event(
     from_state: str | None = None,
     to_state: str | None = None,
     data: Mapping[str, Any] | None = None,
-) -> str:
-    """Insert one event chained to ``prev_hash``; returns its hash."""
-    payload = dict(data or {})
-    roles_list = sorted(roles)
-    digest = event_hash(
-        prev_hash=prev_hash,
-        case_id=case_id,
-        seq=seq,
-        kind=kind,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=to_state,
-        actor=actor,
-        roles=roles_list,
-        data=payload,
-        occurred_at=occurred_at,
-        recorded_at=recorded_at,
-    )
-    conn.execute(
-        sa.insert(t.events).values(
-            case_id=case_id,
-            seq=seq,
-            kind=kind,
-            trigger=trigger,
-            from_state=from_state,
-            to_state=to_state,
-            actor=actor,
-            roles=roles_list,
-            data=payload,
-            occurred_at=occurred_at,
-            recorded_at=recorded_at,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
-    )
-    return digest
+) -> dict[str, Any]:
+    """The row of one event chained to ``prev_hash`` (its ``hash`` computed, nothing written)."""
+    row: dict[str, Any] = {
+        "case_id": case_id,
+        "seq": seq,
+        "kind": kind,
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor": actor,
+        "roles": sorted(roles),
+        "data": dict(data or {}),
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = event_hash(**row)
+    return row
+
+
+def insert_event(conn: sa.Connection, t: Tables, row: Mapping[str, Any]) -> None:
+    conn.execute(sa.insert(t.events).values(**row))
 
 
 def case_events(conn: sa.Connection, t: Tables, case_id: int) -> list[Event]:
