@@ -11,16 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+import attrs
 import sqlalchemy as sa
 
 from casework import hooks as hk
 from casework.audit import GENESIS, AuditFinding, AuditReport, event_hash
+from casework.calendars import CalendarRegistry, default_registry
 from casework.clock import Clock, SystemClock, ensure_aware
 from casework.errors import (
     CaseNotFound,
@@ -29,16 +32,24 @@ from casework.errors import (
     StaleCase,
 )
 from casework.machine import GuardContext
+from casework.periods import Period
 from casework.records import Actor, Case, Complainant, Event
 from casework.registry import WorkflowRegistry
 from casework.spec import TransitionSpec, WorkflowSpec
 from casework.store import Store
 from casework.store import queries as q
 
+if TYPE_CHECKING:
+    from casework.deadlines import Deadline, RunReport
+    from casework.outbox import DeliveryReport
+
 log = logging.getLogger("casework.engine")
 
 Bind = str | sa.Engine | sa.Connection
 GuardFn = Callable[[GuardContext], bool]
+
+
+_CASE_FIELDS = frozenset(a.name for a in attrs.fields(Case))
 
 
 class Effects(Protocol):
@@ -47,8 +58,9 @@ class Effects(Protocol):
     The deadlines and follow-up modules implement this; the engine calls every registered one.
     """
 
-    def on_open(self, conn: sa.Connection, spec: WorkflowSpec, case: Case, at: dt.datetime) -> None:
-        ...
+    def on_open(
+        self, conn: sa.Connection, spec: WorkflowSpec, case: Case, at: dt.datetime
+    ) -> None: ...
 
     def on_fire(
         self,
@@ -104,12 +116,20 @@ class Engine:
         *,
         clock: Clock | None = None,
         hooks: hk.HookRegistry | None = None,
+        calendars: CalendarRegistry | None = None,
     ) -> None:
+        from casework.deadlines import DeadlineManager
+        from casework.outbox import Outbox
+
         self.store = store
         self.workflows = registry
         self.clock: Clock = clock or SystemClock()
         self.hooks = hooks or hk.HookRegistry()
+        self.calendars = calendars or default_registry(_calendar_dirs())
         self._effects: list[Effects] = []
+        self.clocks = DeadlineManager(self, self.calendars)
+        self._effects.append(self.clocks)
+        self.outbox = Outbox(self)
 
     @classmethod
     def open(
@@ -120,6 +140,7 @@ class Engine:
         clock: Clock | None = None,
         guards: Mapping[str, GuardFn] | None = None,
         hooks: hk.HookRegistry | Mapping[str, Any] | None = None,
+        calendars: CalendarRegistry | None = None,
         prefix: str = "",
         schema: str | None = None,
         create: bool = True,
@@ -149,7 +170,7 @@ class Engine:
             from casework.migrations import upgrade
 
             upgrade(store)
-        return cls(store, registry, clock=clock, hooks=hook_registry)
+        return cls(store, registry, clock=clock, hooks=hook_registry, calendars=calendars)
 
     def close(self) -> None:
         """Release the connection pool casework created (not a host's Engine or Connection)."""
@@ -234,9 +255,7 @@ class Engine:
                 if existing is not None:
                     return q.case_from_row(existing), False
             case_id = q.insert_case(conn, t, values)
-            event_data = {
-                k: values[k] for k in ("channel", "category", "external_id") if values[k]
-            }
+            event_data = {k: values[k] for k in ("channel", "category", "external_id") if values[k]}
             event_data["workflow_version"] = spec.version
             event = q.build_event(
                 case_id=case_id,
@@ -361,29 +380,21 @@ class Engine:
         for field in ("assignee", "department"):
             if field in data:
                 values[field] = _clean_text(data[field], field, 100)
-        seq = int(row._mapping["last_seq"]) + 1
-        event = q.build_event(
-            case_id=before.id,
-            seq=seq,
-            prev_hash=row._mapping["head_hash"],
+        seq = self.record_event(
+            conn,
+            row,
             kind="transition",
-            actor=actor.id,
-            roles=sorted(actor.roles),
-            occurred_at=at,
-            recorded_at=now,
+            actor=actor,
+            at=at,
+            now=now,
             trigger=trigger,
             from_state=before.state,
             to_state=transition.dest,
             data=data,
+            values=values,
         )
-        values["last_seq"] = seq
-        values["head_hash"] = event["hash"]
-        # Compare-and-set first: on PostgreSQL it takes the row lock, so a loser learns it
-        # lost (StaleCase) before it writes anything else.
-        if not q.update_case(conn, t, before.id, before.version, values):
-            raise StaleCase(str(case_id), before.version, q.current_version(conn, t, before.id))
-        q.insert_event(conn, t, event)
-        after = q.case_from_row(q.get_case_row(conn, t, before.id))
+        fields = {k: v for k, v in values.items() if k in _CASE_FIELDS}
+        after = attrs.evolve(before, version=before.version + 1, **fields)
         common = {
             "case_id": after.id,
             "workflow": after.workflow,
@@ -421,6 +432,51 @@ class Engine:
             effects.on_fire(conn, spec, before, after, transition, actor, data, at)
         return after
 
+    def record_event(
+        self,
+        conn: sa.Connection,
+        row: Any,
+        *,
+        kind: str,
+        actor: Actor,
+        at: dt.datetime,
+        now: dt.datetime,
+        trigger: str | None = None,
+        from_state: str | None = None,
+        to_state: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append an audit event to the case ``row`` (as read in this transaction) and update
+        the case: ``values``, version + 1, the chain head. Returns the event's ``seq``.
+
+        Raises :class:`StaleCase` when another writer changed the case since ``row`` was read.
+        """
+        t = self.store.tables
+        m = row._mapping
+        seq = int(m["last_seq"]) + 1
+        event = q.build_event(
+            case_id=m["id"],
+            seq=seq,
+            prev_hash=m["head_hash"],
+            kind=kind,
+            actor=actor.id,
+            roles=sorted(actor.roles),
+            occurred_at=at,
+            recorded_at=now,
+            trigger=trigger,
+            from_state=from_state,
+            to_state=to_state,
+            data=data,
+        )
+        update = {"updated_at": now, **(values or {}), "last_seq": seq, "head_hash": event["hash"]}
+        # Compare-and-set first: on PostgreSQL it takes the row lock, so a loser learns it
+        # lost (StaleCase) before it writes anything else.
+        if not q.update_case(conn, t, m["id"], m["version"], update):
+            raise StaleCase(str(m["id"]), m["version"], q.current_version(conn, t, m["id"]))
+        q.insert_event(conn, t, event)
+        return seq
+
     def _repin(self, spec: WorkflowSpec, case: Case, at: dt.datetime) -> WorkflowSpec:
         accepted_on = at.astimezone(ZoneInfo(spec.timezone)).date()
         target = self.workflows.in_force(spec.name, accepted_on)
@@ -431,7 +487,11 @@ class Engine:
         ):
             log.warning(
                 "case %s stays on %s v%s: v%s cannot accept from %r",
-                case.id, spec.name, spec.version, target.version, case.state,
+                case.id,
+                spec.name,
+                spec.version,
+                target.version,
+                case.state,
             )
             return spec
         return target
@@ -446,6 +506,65 @@ class Engine:
             payload=payload.to_json(),
             now=now,
         )
+
+    # ------------------------------------------------------------------ deadlines
+
+    def run_due(
+        self, now: dt.datetime | str | None = None, *, limit: int | None = None
+    ) -> RunReport:
+        """Apply every deadline step due at ``now`` (aware; default the clock's now), exactly
+        once across all workers. See :class:`casework.deadlines.DeadlineManager`."""
+        return self.clocks.run_due(None if now is None else ensure_aware(now, "now"), limit=limit)
+
+    def deliver_hooks(self, *, limit: int = 500) -> DeliveryReport:
+        """Deliver due hook notifications from the outbox (at least once; see
+        :mod:`casework.outbox`)."""
+        return self.outbox.deliver(limit=limit)
+
+    def deadlines(self, case_id: int) -> list[Deadline]:
+        """Every clock run of a case, oldest first."""
+        return self.clocks.for_case(case_id)
+
+    def extend(
+        self,
+        case_id: int,
+        clock: str,
+        actor: Actor,
+        *,
+        reason: str,
+        to: str | Period | None = None,
+        at: dt.datetime | str | None = None,
+        approve: bool = True,
+    ) -> Deadline:
+        """Request an extension of ``clock`` (to its next rung, or ``to``) with a reason; it is
+        applied at once when ``actor`` may approve it, otherwise it waits for
+        :meth:`decide_extension`. Emits ``deadline.extended`` when applied."""
+        return self.clocks.request_extension(
+            case_id, clock, actor, reason=reason, to=to, at=at, approve=approve
+        )
+
+    def decide_extension(
+        self,
+        case_id: int,
+        clock: str,
+        actor: Actor,
+        *,
+        approve: bool,
+        reason: str | None = None,
+        at: dt.datetime | str | None = None,
+    ) -> Deadline:
+        """Approve or refuse a pending extension request (a role the rung allows only)."""
+        return self.clocks.decide_extension(
+            case_id, clock, actor, approve=approve, reason=reason, at=at
+        )
+
+    def explain(self, case_id: int, clock: str) -> list[str]:
+        """Why ``clock`` of a case is due when: start, pauses, extensions, days counted."""
+        return self.clocks.explain(case_id, clock)
+
+    def next_due_at(self) -> dt.datetime | None:
+        """The earliest instant a deadline row needs attention (for schedulers)."""
+        return self.clocks.next_fire_at()
 
     # ------------------------------------------------------------------ queries
 
@@ -542,12 +661,24 @@ class Engine:
         return ZoneInfo(versions[-1].timezone)
 
 
-def _verify_chain(case_id: int, events: list[Event], case_row: Mapping[str, Any]) -> list[AuditFinding]:
+def _calendar_dirs() -> list[str]:
+    return [p for p in os.environ.get("CASEWORK_CALENDARS", "").split(os.pathsep) if p]
+
+
+def _verify_chain(
+    case_id: int, events: list[Event], case_row: Mapping[str, Any]
+) -> list[AuditFinding]:
     findings = []
     prev = GENESIS
     for expected_seq, ev in enumerate(events, start=1):
         if ev.seq != expected_seq:
-            findings.append(AuditFinding(case_id, ev.seq, f"expected event #{expected_seq}, found #{ev.seq} (missing or inserted event)"))
+            findings.append(
+                AuditFinding(
+                    case_id,
+                    ev.seq,
+                    f"expected event #{expected_seq}, found #{ev.seq} (missing or inserted event)",
+                )
+            )
         if ev.prev_hash != prev:
             findings.append(AuditFinding(case_id, ev.seq, "link to the previous event is broken"))
         digest = event_hash(
@@ -565,7 +696,9 @@ def _verify_chain(case_id: int, events: list[Event], case_row: Mapping[str, Any]
             recorded_at=ev.recorded_at,
         )
         if digest != ev.hash:
-            findings.append(AuditFinding(case_id, ev.seq, "content does not match its hash (altered)"))
+            findings.append(
+                AuditFinding(case_id, ev.seq, "content does not match its hash (altered)")
+            )
         prev = ev.hash
     if case_row["head_hash"] != prev or case_row["last_seq"] != len(events):
         findings.append(

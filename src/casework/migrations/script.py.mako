@@ -24,10 +24,10 @@ def _where() -> tuple[str, str | None]:
 
 
 def upgrade() -> None:
-    PREFIX, SCHEMA = _where()  # noqa: N806
+    PREFIX, SCHEMA = _where()
     ${upgrades if upgrades else "pass"}
 
 
 def downgrade() -> None:
-    PREFIX, SCHEMA = _where()  # noqa: N806
+    PREFIX, SCHEMA = _where()
     ${downgrades if downgrades else "pass"}

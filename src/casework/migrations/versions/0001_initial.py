@@ -28,7 +28,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
-    PREFIX, SCHEMA = _where()  # noqa: N806
+    PREFIX, SCHEMA = _where()
     op.create_table(
         f"{PREFIX}cases",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
@@ -143,7 +143,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    PREFIX, SCHEMA = _where()  # noqa: N806
+    PREFIX, SCHEMA = _where()
     op.drop_table(f"{PREFIX}outbox", schema=SCHEMA)
     op.drop_table(f"{PREFIX}events", schema=SCHEMA)
     op.drop_table(f"{PREFIX}deadlines", schema=SCHEMA)
