@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Subcommand modules register themselves on ``main`` when imported.
-from casework.cli import calendar_cmds, case_cmds, workflow_cmds  # noqa: F401
+from casework.cli import calendar_cmds, case_cmds, deadline_cmds, workflow_cmds  # noqa: F401
 from casework.cli.app import main
 
 __all__ = ["main"]
