@@ -1,9 +1,9 @@
 """casework — consumer-complaint handling as durable, audited state machines.
 
-    from casework import Engine, Actor
-    engine = Engine.open("sqlite:///casework.db", workflows="workflows")
-    case = engine.intake("consumer_complaint", channel="hotline", summary="...")
-    engine.fire(case.id, "accept", Actor("li.clerk", {"clerk"}))
+from casework import Engine, Actor
+engine = Engine.open("sqlite:///casework.db", workflows="workflows")
+case = engine.intake("consumer_complaint", channel="hotline", summary="...")
+engine.fire(case.id, "accept", Actor("li.clerk", {"clerk"}))
 """
 
 from __future__ import annotations

@@ -482,7 +482,7 @@ class DeadlineManager:
             row["status"] = "running"
             row["breached_at"] = None
         row["fire_at"] = self._next_fire_at(spec, clock, row)
-        changed = {
+        changed: dict[str, Any] = {
             k: row[k]
             for k in (
                 "due_on",
@@ -1016,6 +1016,28 @@ class DeadlineManager:
             read=True,
         )
         return [deadline_from_row(r) for r in rows]
+
+    def due_within(self, period: Period | str, now: dt.datetime) -> list[Deadline]:
+        """Active clocks due by the end of ``period`` from ``now``, each counted on its own
+        clock's calendar (``"2 working days"`` = by 24:00 of the 2nd working day after today).
+        Overdue ones are included."""
+        p = Period.parse(period)
+        thresholds: dict[tuple[str, str], dt.datetime] = {}
+        for spec in self.engine.workflows.all():
+            for clock in spec.clocks:
+                cal = self.calendar_for(spec, clock.calendar)
+                thresholds[(spec.name, clock.name)] = cal.due(now, p).due_at
+        if not thresholds:
+            return []
+        horizon = max(thresholds.values())
+        candidates = self.active_due_before(horizon)
+        cases = {c.id: c for c in self.engine.list_cases(ids=[d.case_id for d in candidates])}
+        return [
+            d
+            for d in candidates
+            if d.case_id in cases
+            and d.due_at <= thresholds.get((cases[d.case_id].workflow, d.clock), horizon)
+        ]
 
     def explain(self, case_id: int, clock_name: str) -> list[str]:
         """Why a case's clock is due when: start, pauses, extensions, days counted, ladder."""

@@ -27,11 +27,12 @@ from casework.calendars import CalendarRegistry, default_registry
 from casework.clock import Clock, SystemClock, ensure_aware
 from casework.errors import (
     CaseNotFound,
+    ConfigurationError,
     InvalidInput,
     MissingField,
     StaleCase,
 )
-from casework.machine import GuardContext
+from casework.machine import Guard, GuardContext
 from casework.periods import Period
 from casework.records import Actor, Case, Complainant, Event
 from casework.registry import WorkflowRegistry
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("casework.engine")
 
 Bind = str | sa.Engine | sa.Connection
-GuardFn = Callable[[GuardContext], bool]
+GuardFn = Guard | Callable[[GuardContext], bool]
 
 
 _CASE_FIELDS = frozenset(a.name for a in attrs.fields(Case))
@@ -144,6 +145,7 @@ class Engine:
         prefix: str = "",
         schema: str | None = None,
         create: bool = True,
+        require_hooks: bool | None = None,
     ) -> Engine:
         """Open casework on a database.
 
@@ -154,6 +156,8 @@ class Engine:
         declare to host predicates; a declared guard left unregistered is a
         :class:`~casework.errors.ConfigurationError`. ``prefix``/``schema`` place casework's
         tables inside a host database. ``create`` brings the schema up to date.
+        ``require_hooks`` (default: when ``hooks`` are given) makes every hook a workflow file
+        names a setup error unless it is registered.
         """
         if isinstance(workflows, str | Path):
             registry = WorkflowRegistry.from_path(workflows, guards or {})
@@ -165,6 +169,16 @@ class Engine:
             hook_registry = hk.HookRegistry()
             if hooks:
                 hook_registry.update(hooks)
+        if require_hooks if require_hooks is not None else hooks is not None:
+            missing = sorted(
+                {h for spec in registry.all() for h in spec.hooks if not hook_registry.has_named(h)}
+            )
+            if missing:
+                raise ConfigurationError(
+                    f"workflow files name hooks nobody registered: {', '.join(missing)} "
+                    "(hooks.register_named(name, callable), or an entry point in group "
+                    "'casework.integrations')"
+                )
         store = Store(db, prefix=prefix, schema=schema)
         if create:
             from casework.migrations import upgrade
@@ -395,7 +409,7 @@ class Engine:
         )
         fields = {k: v for k, v in values.items() if k in _CASE_FIELDS}
         after = attrs.evolve(before, version=before.version + 1, **fields)
-        common = {
+        common: dict[str, Any] = {
             "case_id": after.id,
             "workflow": after.workflow,
             "workflow_version": after.workflow_version,
@@ -598,6 +612,7 @@ class Engine:
         opened_from: dt.datetime | str | None = None,
         opened_to: dt.datetime | str | None = None,
         open_only: bool = False,
+        ids: Sequence[int] | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Case]:
@@ -617,6 +632,7 @@ class Engine:
                 opened_from=lo,
                 opened_to=hi,
                 open_only=open_only,
+                ids=ids,
                 limit=limit,
                 offset=offset,
             ),

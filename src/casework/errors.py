@@ -27,7 +27,9 @@ class Problem:
 
     def render(self) -> str:
         where = f"line {self.line:<4}" if self.line is not None else "        "
-        return f"  {where} {self.path}: {self.message}" if self.path else f"  {where} {self.message}"
+        return (
+            f"  {where} {self.path}: {self.message}" if self.path else f"  {where} {self.message}"
+        )
 
 
 class DefinitionError(CaseworkError, ValueError):

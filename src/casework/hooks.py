@@ -215,7 +215,9 @@ class HookRegistry:
     def topics(self) -> frozenset[str]:
         return frozenset(t for t, fns in self._hooks.items() if fns)
 
-    def update(self, mapping: Mapping[str, Callable[[Any], None] | Iterable[Callable[[Any], None]]]) -> None:
+    def update(
+        self, mapping: Mapping[str, Callable[[Any], None] | Iterable[Callable[[Any], None]]]
+    ) -> None:
         for topic, fns in mapping.items():
             for fn in [fns] if callable(fns) else list(fns):
                 self.register(topic, fn)

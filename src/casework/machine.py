@@ -104,7 +104,9 @@ class _Attempt:
 class CompiledWorkflow:
     """A workflow version compiled once: allowed triggers per state and a firing method."""
 
-    def __init__(self, spec: WorkflowSpec, guards: Mapping[str, Guard]) -> None:
+    def __init__(
+        self, spec: WorkflowSpec, guards: Mapping[str, Guard | Callable[[GuardContext], bool]]
+    ) -> None:
         missing = sorted(set(spec.guards) - set(guards))
         if missing:
             raise ConfigurationError(
@@ -176,9 +178,7 @@ class CompiledWorkflow:
         try:
             ok = event.trigger(carrier, attempt=attempt)
         except MachineError:
-            raise TriggerNotAllowed(
-                case_id, trigger, state, self.allowed_triggers(state)
-            ) from None
+            raise TriggerNotAllowed(case_id, trigger, state, self.allowed_triggers(state)) from None
         if ok and attempt.chosen is not None:
             return attempt.chosen
         if attempt.guard_failure is not None:

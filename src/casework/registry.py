@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from casework.errors import WorkflowNotFound
-from casework.machine import CompiledWorkflow, Guard
+from casework.machine import CompiledWorkflow, Guard, GuardContext
 from casework.spec import WorkflowSpec
 
 
 class WorkflowRegistry:
     """Versions by name, sorted by ``effective_from``; one compiled machine per version."""
 
-    def __init__(self, specs: Iterable[WorkflowSpec], guards: Mapping[str, Guard]) -> None:
+    def __init__(
+        self,
+        specs: Iterable[WorkflowSpec],
+        guards: Mapping[str, Guard | Callable[[GuardContext], bool]],
+    ) -> None:
         self._versions: dict[str, list[WorkflowSpec]] = {}
         for spec in specs:
             self._versions.setdefault(spec.name, []).append(spec)
@@ -27,7 +31,9 @@ class WorkflowRegistry:
         }
 
     @classmethod
-    def from_path(cls, path: str | Path, guards: Mapping[str, Guard]) -> WorkflowRegistry:
+    def from_path(
+        cls, path: str | Path, guards: Mapping[str, Guard | Callable[[GuardContext], bool]]
+    ) -> WorkflowRegistry:
         from casework.loading import load_workflows
 
         return cls(load_workflows(path), guards)
@@ -64,7 +70,8 @@ class WorkflowRegistry:
         if chosen is None:
             first = self._known(name)[0].effective_from
             raise WorkflowNotFound(
-                name, f"workflow {name!r} has no version in force on {on} (the first starts {first})"
+                name,
+                f"workflow {name!r} has no version in force on {on} (the first starts {first})",
             )
         return chosen
 

@@ -46,12 +46,22 @@ class Settings:
         self.workflows = workflows
         self._engine: Any = None
 
-    def engine(self) -> Any:
-        """The :class:`casework.Engine` for ``--db`` and ``--workflows`` (opened once)."""
+    def engine(self, *, require_hooks: bool = False) -> Any:
+        """The :class:`casework.Engine` for ``--db`` and ``--workflows`` (opened once).
+
+        Installed integrations (entry point group ``casework.integrations``) register their
+        hooks first; ``require_hooks`` makes a hook a workflow names but nobody registered a
+        setup error (the worker delivers hooks, so it must have them all).
+        """
         if self._engine is None:
             from casework.engine import Engine
+            from casework.hooks import HookRegistry
 
-            self._engine = Engine.open(self.db, workflows=Path(self.workflows))
+            hooks = HookRegistry()
+            hooks.load_entry_points()
+            self._engine = Engine.open(
+                self.db, workflows=Path(self.workflows), hooks=hooks, require_hooks=require_hooks
+            )
         return self._engine
 
     def close(self) -> None:

@@ -30,8 +30,13 @@ def parse_data(pairs: tuple[str, ...]) -> dict[str, Any]:
     return data
 
 
-def case_json(case: Case, *, reveal: bool = False, deadlines: list[dict[str, Any]] | None = None,
-              events: list[Event] | None = None) -> dict[str, Any]:
+def case_json(
+    case: Case,
+    *,
+    reveal: bool = False,
+    deadlines: list[dict[str, Any]] | None = None,
+    events: list[Event] | None = None,
+) -> dict[str, Any]:
     """The JSON form of a case the CLI prints (personal data masked unless ``reveal``)."""
     person = case.complainant if reveal else case.complainant.masked()
     out: dict[str, Any] = {
@@ -81,9 +86,20 @@ def event_json(e: Event) -> dict[str, Any]:
 
 
 def deadlines_json(settings: Settings, case_id: int) -> list[dict[str, Any]]:
+    return [d.to_json() for d in settings.engine().deadlines(case_id)]
+
+
+def deadline_filters(settings: Settings, overdue: bool, due_within: str | None) -> list[int] | None:
+    """Ids of cases with an active clock overdue / due within a period; None = no filter."""
+    if not overdue and not due_within:
+        return None
     engine = settings.engine()
-    lister = getattr(engine, "deadlines", None)
-    return [d.to_json() for d in lister(case_id)] if lister else []
+    now = engine.clock.now()
+    if due_within:
+        rows = engine.clocks.due_within(due_within, now)
+    else:
+        rows = engine.clocks.active_due_before(now)
+    return sorted({d.case_id for d in rows})
 
 
 @main.command()
@@ -98,16 +114,31 @@ def deadlines_json(settings: Settings, case_id: int) -> list[dict[str, Any]]:
 @click.option("--amount", help="Amount in dispute.")
 @click.option("--remedy", help="What the consumer asks for.")
 @click.option("--name", "complainant_name", help="Complainant's name (personal data).")
-@click.option("--contact", "complainant_contact", help="Complainant's phone/e-mail (personal data).")
+@click.option(
+    "--contact", "complainant_contact", help="Complainant's phone/e-mail (personal data)."
+)
 @click.option("--department", help="Handling department.")
 @click.option("--at", "at", help="Time received, ISO 8601 with offset (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the case as JSON.")
 @pass_settings
-def intake(settings: Settings, workflow: str, channel: str, external_id: str | None,
-           category: str | None, summary: str | None, description: str | None,
-           respondent: str | None, product: str | None, amount: str | None, remedy: str | None,
-           complainant_name: str | None, complainant_contact: str | None,
-           department: str | None, at: str | None, as_json: bool) -> None:
+def intake(
+    settings: Settings,
+    workflow: str,
+    channel: str,
+    external_id: str | None,
+    category: str | None,
+    summary: str | None,
+    description: str | None,
+    respondent: str | None,
+    product: str | None,
+    amount: str | None,
+    remedy: str | None,
+    complainant_name: str | None,
+    complainant_contact: str | None,
+    department: str | None,
+    at: str | None,
+    as_json: bool,
+) -> None:
     """Take in a complaint (idempotent on channel + external id)."""
     engine = settings.engine()
     case = engine.intake(
@@ -142,9 +173,18 @@ def intake(settings: Settings, workflow: str, channel: str, external_id: str | N
 @click.option("--expect-version", type=int, help="Fail if the case's row version differs.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_settings
-def fire(settings: Settings, case_id: int, trigger: str, actor: str, roles: tuple[str, ...],
-         reason: str | None, pairs: tuple[str, ...], at: str | None, expect_version: int | None,
-         as_json: bool) -> None:
+def fire(
+    settings: Settings,
+    case_id: int,
+    trigger: str,
+    actor: str,
+    roles: tuple[str, ...],
+    reason: str | None,
+    pairs: tuple[str, ...],
+    at: str | None,
+    expect_version: int | None,
+    as_json: bool,
+) -> None:
     """Fire TRIGGER on case CASE_ID."""
     data = parse_data(pairs)
     if reason is not None:
@@ -174,15 +214,25 @@ def show(settings: Settings, case_id: int, as_json: bool, reveal: bool) -> None:
     engine = settings.engine()
     case = engine.get(case_id)
     data = case_json(
-        case, reveal=reveal, deadlines=deadlines_json(settings, case_id),
+        case,
+        reveal=reveal,
+        deadlines=deadlines_json(settings, case_id),
         events=engine.history(case_id),
     )
     if as_json:
         emit_json(data)
         return
     click.echo(f"case {case.id}  {case.workflow} v{case.workflow_version}  state: {case.state}")
-    for key in ("channel", "category", "external_id", "opened_at", "closed_at", "summary",
-                "respondent", "assignee"):
+    for key in (
+        "channel",
+        "category",
+        "external_id",
+        "opened_at",
+        "closed_at",
+        "summary",
+        "respondent",
+        "assignee",
+    ):
         if data.get(key):
             click.echo(f"  {key:12} {data[key]}")
     person = data["complainant"]
@@ -209,25 +259,51 @@ def show(settings: Settings, case_id: int, as_json: bool, reveal: bool) -> None:
 @click.option("--opened-from", help="ISO time with offset (inclusive).")
 @click.option("--opened-to", help="ISO time with offset (exclusive).")
 @click.option("--open", "open_only", is_flag=True, help="Only cases not closed.")
+@click.option("--overdue", is_flag=True, help="Only cases with a clock past its due time.")
+@click.option(
+    "--due-within", help='Only cases with a clock due within a period, e.g. "2 working days".'
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @pass_settings
-def list_cmd(settings: Settings, workflow: str | None, state: str | None, channel: str | None,
-             category: str | None, assignee: str | None, opened_from: str | None,
-             opened_to: str | None, open_only: bool, limit: int | None, as_json: bool) -> None:
+def list_cmd(
+    settings: Settings,
+    workflow: str | None,
+    state: str | None,
+    channel: str | None,
+    category: str | None,
+    assignee: str | None,
+    opened_from: str | None,
+    opened_to: str | None,
+    open_only: bool,
+    overdue: bool,
+    due_within: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """List cases matching the filters."""
     engine = settings.engine()
+    ids = deadline_filters(settings, overdue, due_within)
     cases = engine.list_cases(
-        workflow=workflow, state=state, channel=channel, category=category, assignee=assignee,
+        workflow=workflow,
+        state=state,
+        channel=channel,
+        category=category,
+        assignee=assignee,
         opened_from=parse_time(opened_from, "--opened-from"),
-        opened_to=parse_time(opened_to, "--opened-to"), open_only=open_only, limit=limit,
+        opened_to=parse_time(opened_to, "--opened-to"),
+        open_only=open_only,
+        ids=ids,
+        limit=limit,
     )
     if as_json:
         emit_json([case_json(c, deadlines=deadlines_json(settings, c.id)) for c in cases])
         return
     for c in cases:
-        click.echo(f"{c.id:>8}  {c.state:14} {c.channel:12} {c.category or '-':24} "
-                   f"{c.opened_at:%Y-%m-%d %H:%M}  {c.summary or ''}")
+        click.echo(
+            f"{c.id:>8}  {c.state:14} {c.channel:12} {c.category or '-':24} "
+            f"{c.opened_at:%Y-%m-%d %H:%M}  {c.summary or ''}"
+        )
     click.echo(f"{len(cases)} case(s)")
 
 
@@ -242,8 +318,10 @@ def history(settings: Settings, case_id: int, as_json: bool) -> None:
         emit_json([event_json(e) for e in events])
         return
     for e in events:
-        click.echo(f"#{e.seq:<3} {e.occurred_at.isoformat()}  {e.actor:12} {e.kind:10} "
-                   f"{e.trigger or '':10} {e.from_state or ''} → {e.to_state or ''}")
+        click.echo(
+            f"#{e.seq:<3} {e.occurred_at.isoformat()}  {e.actor:12} {e.kind:10} "
+            f"{e.trigger or '':10} {e.from_state or ''} → {e.to_state or ''}"
+        )
 
 
 @main.group()
@@ -259,16 +337,24 @@ def audit_verify(settings: Settings, case_id: int | None, as_json: bool) -> None
     """Recompute every hash chain; exit 1 if any event was altered, removed or inserted."""
     report = settings.engine().verify_audit(case_id)
     if as_json:
-        emit_json({
-            "ok": report.ok, "cases": report.cases_checked, "events": report.events_checked,
-            "findings": [{"case_id": f.case_id, "seq": f.seq, "message": f.message}
-                         for f in report.findings],
-        })
+        emit_json(
+            {
+                "ok": report.ok,
+                "cases": report.cases_checked,
+                "events": report.events_checked,
+                "findings": [
+                    {"case_id": f.case_id, "seq": f.seq, "message": f.message}
+                    for f in report.findings
+                ],
+            }
+        )
     else:
         for f in report.findings:
             click.echo(f"case {f.case_id} event #{f.seq or '-'}: {f.message}", err=True)
-        click.echo(f"{report.cases_checked} case(s), {report.events_checked} event(s): "
-                   f"{'ok' if report.ok else f'{len(report.findings)} problem(s)'}")
+        click.echo(
+            f"{report.cases_checked} case(s), {report.events_checked} event(s): "
+            f"{'ok' if report.ok else f'{len(report.findings)} problem(s)'}"
+        )
     if not report.ok:
         raise SystemExit(1)
 

@@ -51,7 +51,9 @@ def create_sa_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> s
     return sa.create_engine(sa_url, **kwargs)
 
 
-def install_sqlite_settings(engine: sa.Engine, *, synchronous: str = "FULL", wal: bool = True) -> None:
+def install_sqlite_settings(
+    engine: sa.Engine, *, synchronous: str = "FULL", wal: bool = True
+) -> None:
     """Pragmas on every new connection, and ``BEGIN IMMEDIATE`` instead of pysqlite's lazy BEGIN.
 
     A transaction started with the execution option ``casework_read=True`` uses a plain

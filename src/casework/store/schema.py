@@ -53,6 +53,7 @@ class Tables:
     events: sa.Table
     outbox: sa.Table
     deadlines: sa.Table
+    followups: sa.Table
     prefix: str = ""
     schema: str | None = None
 
@@ -168,4 +169,31 @@ def build_tables(prefix: str = "", schema: str | None = None) -> Tables:
         sa.Index(f"{p}ix_deadlines_case", "case_id", "clock"),
     )
 
-    return Tables(md, cases, events, outbox, deadlines, prefix, schema)
+    # Follow-up visits (回访): one row per scheduled visit; `fire_at` as for deadlines.
+    followups = sa.Table(
+        f"{p}followups",
+        md,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("case_id", BigId, nullable=False),
+        sa.Column("policy", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("selected_because", sa.String(32), nullable=False),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("max_attempts", sa.Integer, nullable=False),
+        sa.Column("created_at", Instant, nullable=False),
+        sa.Column("due_at", Instant, nullable=False),
+        sa.Column("deadline_at", Instant),
+        sa.Column("fire_at", Instant),
+        sa.Column("outcome", sa.String(32)),
+        sa.Column("score", sa.Integer),
+        sa.Column("comment", sa.Text),
+        sa.Column("recorded_by", sa.String(100)),
+        sa.Column("recorded_at", Instant),
+        sa.Column("data", JSON, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+        sa.Index(f"{p}ix_followups_fire_at", "fire_at"),
+        sa.Index(f"{p}ix_followups_case", "case_id"),
+    )
+
+    return Tables(md, cases, events, outbox, deadlines, followups, prefix, schema)

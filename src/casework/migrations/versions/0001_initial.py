@@ -1,4 +1,5 @@
-"""Initial schema: cases, events (hash-chained audit trail), outbox, deadlines.
+"""Initial schema: cases, events (hash-chained audit trail), outbox, deadlines,
+follow-up visits.
 
 Revision ID: 0001
 Revises:
@@ -17,11 +18,11 @@ branch_labels = None
 depends_on = None
 
 
-
 def _where() -> tuple[str, str | None]:
     """casework's table prefix and schema, as :func:`casework.migrations.upgrade` passed them."""
     attributes = context.config.attributes
     return attributes.get("prefix", ""), attributes.get("schema")
+
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -62,10 +63,10 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        f"{PREFIX}ix_cases_received_at", f"{PREFIX}cases", ["received_at"], schema=SCHEMA
+        f"{PREFIX}ix_cases_state", f"{PREFIX}cases", ["workflow", "state"], schema=SCHEMA
     )
     op.create_index(
-        f"{PREFIX}ix_cases_state", f"{PREFIX}cases", ["workflow", "state"], schema=SCHEMA
+        f"{PREFIX}ix_cases_received_at", f"{PREFIX}cases", ["received_at"], schema=SCHEMA
     )
     op.create_table(
         f"{PREFIX}deadlines",
@@ -119,6 +120,33 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_table(
+        f"{PREFIX}followups",
+        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        sa.Column("case_id", BIG_ID, nullable=False),
+        sa.Column("policy", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("selected_because", sa.String(32), nullable=False),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("max_attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deadline_at", sa.DateTime(timezone=True)),
+        sa.Column("fire_at", sa.DateTime(timezone=True)),
+        sa.Column("outcome", sa.String(32)),
+        sa.Column("score", sa.Integer()),
+        sa.Column("comment", sa.Text()),
+        sa.Column("recorded_by", sa.String(100)),
+        sa.Column("recorded_at", sa.DateTime(timezone=True)),
+        sa.Column("data", JSON, nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+        schema=SCHEMA,
+    )
+    op.create_index(
+        f"{PREFIX}ix_followups_fire_at", f"{PREFIX}followups", ["fire_at"], schema=SCHEMA
+    )
+    op.create_index(f"{PREFIX}ix_followups_case", f"{PREFIX}followups", ["case_id"], schema=SCHEMA)
+    op.create_table(
         f"{PREFIX}outbox",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column("key", sa.String(200), nullable=False),
@@ -145,6 +173,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     PREFIX, SCHEMA = _where()
     op.drop_table(f"{PREFIX}outbox", schema=SCHEMA)
+    op.drop_table(f"{PREFIX}followups", schema=SCHEMA)
     op.drop_table(f"{PREFIX}events", schema=SCHEMA)
     op.drop_table(f"{PREFIX}deadlines", schema=SCHEMA)
     op.drop_table(f"{PREFIX}cases", schema=SCHEMA)
