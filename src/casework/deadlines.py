@@ -757,9 +757,9 @@ class DeadlineManager:
     ) -> Deadline:
         """Ask to extend a running clock to the next rung (or to ``to``), with a reason.
 
-        When ``approve`` is true and the actor holds a role the rung allows, the extension is
-        applied at once; otherwise it waits for :meth:`decide_extension`. Either way the request
-        is in the audit trail.
+        With ``approve`` (the default) the actor grants it at once and must hold a role the rung
+        allows (:class:`PermissionDenied` otherwise); with ``approve=False`` it is only requested
+        and waits for :meth:`decide_extension`. The request is in the audit trail either way.
         """
         when = self.engine._instant(at, "at")
         if not reason or not reason.strip():
@@ -789,7 +789,15 @@ class DeadlineManager:
                 now=self.engine.clock.now(),
                 data={"clock": clock.name, **pending},
             )
-            if approve and actor.roles & set(rung.roles):
+            if approve and not actor.roles & set(rung.roles):
+                raise PermissionDenied(
+                    str(case_id),
+                    f"extend {clock.name} to {rung.to}",
+                    actor.id,
+                    sorted(actor.roles),
+                    rung.roles,
+                )
+            if approve:
                 case_row = q.get_case_row(conn, self.engine.store.tables, case_id)
                 m = {**m, "data": data}
                 return self._apply_extension(conn, case_row, spec, clock, m, actor, when, True)

@@ -550,9 +550,10 @@ class Engine:
         at: dt.datetime | str | None = None,
         approve: bool = True,
     ) -> Deadline:
-        """Request an extension of ``clock`` (to its next rung, or ``to``) with a reason; it is
-        applied at once when ``actor`` may approve it, otherwise it waits for
-        :meth:`decide_extension`. Emits ``deadline.extended`` when applied."""
+        """Extend ``clock`` to its next rung (or to ``to``), with a reason. With ``approve``
+        the actor grants it and needs a role the rung allows; with ``approve=False`` it is a
+        request that waits for :meth:`decide_extension`. Emits ``deadline.extended`` when
+        granted."""
         return self.clocks.request_extension(
             case_id, clock, actor, reason=reason, to=to, at=at, approve=approve
         )

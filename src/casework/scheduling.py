@@ -54,6 +54,7 @@ class CaseworkScheduler:
         self.sweep_seconds = sweep_seconds
         self.deliver_hooks = deliver_hooks
         self._lock = threading.Lock()
+        self._closing = False
         self._armed_at: dt.datetime | None = None
         self.ticks = 0
         engine.clocks.on_new_fire_at(self._earlier_row)
@@ -76,6 +77,13 @@ class CaseworkScheduler:
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the scheduler; with ``wait`` a running tick finishes first."""
+        # APScheduler holds its job-store lock while it waits for running jobs, so a tick
+        # must never touch the scheduler once shutdown has begun: flag it, let the running
+        # tick finish, and only then shut the scheduler down.
+        self._closing = True
+        if wait:
+            with self._lock:
+                pass
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
 
@@ -83,8 +91,12 @@ class CaseworkScheduler:
         """Apply everything due now, deliver hooks, and arm the next wake-up."""
         from casework.deadlines import RunReport
 
+        if self._closing:
+            return RunReport()
         with self._lock:
             total = RunReport()
+            if self._closing:
+                return total
             try:
                 total = self.engine.run_due()
                 if self.deliver_hooks:
@@ -124,7 +136,7 @@ class CaseworkScheduler:
 
     def _earlier_row(self, fire_at: dt.datetime) -> None:
         """A command in this process committed a row due at ``fire_at``."""
-        if not self.scheduler.running:
+        if self._closing or not self.scheduler.running:
             return
         armed = self._armed_at
         if armed is None or fire_at < armed:
