@@ -99,7 +99,7 @@ def test_worker_process_stops_gracefully_on_sigterm(sqlite_backend: Backend) -> 
     line = proc.stderr.readline()  # blocks until the worker says it runs
     assert "worker running" in line
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "worker stopped" in err
 
