@@ -87,12 +87,15 @@ def test_full_lifecycle_reaches_archived_and_closes(engine: Engine, clock: Any) 
     ]
     for trigger, actor in steps:
         clock.advance(hours=2)
+        if trigger == "archive":  # the follow-up visit comes first (see test_followups)
+            engine.record_followup(case.id, "satisfied", SUPERVISOR, score=5)
         case = engine.fire(case.id, trigger, actor)
     assert case.state == "archived"
     assert case.closed_at is not None
     assert case.accepted_at is not None
-    assert case.version == 1 + len(steps)
-    assert [e.trigger for e in engine.history(case.id)][1:] == [t for t, _ in steps]
+    assert [e.trigger for e in engine.history(case.id) if e.kind == "transition"] == [
+        t for t, _ in steps
+    ]
 
 
 def test_permission_denied_names_roles_and_writes_nothing(engine: Engine) -> None:

@@ -136,6 +136,7 @@ class RunReport:
     trigger_failures: int = 0
     cancelled: int = 0
     rows: int = 0
+    visits: int = 0
 
     def __add__(self, other: RunReport) -> RunReport:
         return RunReport(
@@ -194,6 +195,50 @@ class DeadlineManager:
             cal = base if str(base.tz) == spec.timezone else base.with_options(tz=spec.timezone)
             self._cal_cache[key] = cal
         return cal
+
+    def clock_spec(self, spec: WorkflowSpec, name: str) -> ClockSpec:
+        """The clock ``name`` of a workflow version, including the synthetic
+        ``followup:<policy>`` clocks of follow-up visits. Raises ``KeyError``."""
+        if name.startswith("followup:"):
+            from casework.followups import visit_clock
+
+            for policy in spec.followups:
+                if f"followup:{policy.name}" == name and policy.deadline is not None:
+                    return visit_clock(spec, policy)
+            raise KeyError(name)
+        return spec.clock(name)
+
+    def start_clock(
+        self, conn: sa.Connection, spec: WorkflowSpec, clock: ClockSpec, case: Case, at: dt.datetime
+    ) -> None:
+        """Start a run of ``clock`` for ``case`` inside the caller's transaction."""
+        self._start(conn, spec, clock, case, at)
+
+    def stop_clock(
+        self,
+        conn: sa.Connection,
+        spec: WorkflowSpec,
+        name: str,
+        case_id: int,
+        at: dt.datetime,
+        status: str | None,
+        note: str,
+    ) -> None:
+        """Stop the active run of clock ``name``: ``met``/``breached`` by time when ``status`` is
+        ``None``, else the given status (e.g. ``cancelled``)."""
+        clock = self.clock_spec(spec, name)
+        for row in self.active_rows(conn, case_id):
+            m = row._mapping
+            if m["clock"] == name:
+                final = status or ("met" if at < m["due_at"] else "breached")
+                self._close(conn, spec, clock, m, at, final, note)
+
+    def active_rows(self, conn: sa.Connection, case_id: int) -> list[Any]:
+        return self._active_rows(conn, case_id)
+
+    def announce(self, conn: sa.Connection, fire_at: dt.datetime | None) -> None:
+        """Tell schedulers in this process about a row due at ``fire_at`` once ``conn`` commits."""
+        self._after_commit(conn, fire_at)
 
     def on_new_fire_at(self, listener: Any) -> None:
         """Call ``listener(fire_at)`` after a command commits a row due at ``fire_at``.
@@ -588,7 +633,7 @@ class DeadlineManager:
         case = q.case_from_row(case_row)
         spec = self.engine.workflows.get(case.workflow, case.workflow_version)
         try:
-            clock = spec.clock(m["clock"])
+            clock = self.clock_spec(spec, m["clock"])
         except KeyError:
             self._update(conn, m["id"], {"fire_at": None, "status": "cancelled"})
             return RunReport(cancelled=1)
@@ -959,7 +1004,7 @@ class DeadlineManager:
         case = q.case_from_row(case_row)
         spec = self.engine.workflows.get(case.workflow, case.workflow_version)
         try:
-            clock = spec.clock(clock_name)
+            clock = self.clock_spec(spec, clock_name)
         except KeyError:
             names = ", ".join(c.name for c in spec.clocks) or "none"
             raise InvalidInput(
@@ -1053,7 +1098,7 @@ class DeadlineManager:
         case = self.engine.get(case_id)
         spec = self.engine.spec_of(case)
         try:
-            clock = spec.clock(clock_name)
+            clock = self.clock_spec(spec, clock_name)
         except KeyError:
             names = ", ".join(c.name for c in spec.clocks) or "none"
             raise InvalidInput(
@@ -1100,7 +1145,7 @@ class DeadlineManager:
                 case_row = q.get_case_row(conn, self.engine.store.tables, m["case_id"])
                 case = q.case_from_row(case_row)
                 spec = self.engine.workflows.get(case.workflow, case.workflow_version)
-                clock = spec.clock(m["clock"])
+                clock = self.clock_spec(spec, m["clock"])
                 due = self.compute_due(spec, clock, m)
                 if due.due_at == m["due_at"] and due.provisional:
                     continue

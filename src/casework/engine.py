@@ -42,6 +42,7 @@ from casework.store import queries as q
 
 if TYPE_CHECKING:
     from casework.deadlines import Deadline, RunReport
+    from casework.followups import FollowUp
     from casework.outbox import DeliveryReport
 
 log = logging.getLogger("casework.engine")
@@ -120,6 +121,7 @@ class Engine:
         calendars: CalendarRegistry | None = None,
     ) -> None:
         from casework.deadlines import DeadlineManager
+        from casework.followups import FollowUpManager
         from casework.outbox import Outbox
 
         self.store = store
@@ -129,7 +131,9 @@ class Engine:
         self.calendars = calendars or default_registry(_calendar_dirs())
         self._effects: list[Effects] = []
         self.clocks = DeadlineManager(self, self.calendars)
+        self.followups = FollowUpManager(self)
         self._effects.append(self.clocks)
+        self._effects.append(self.followups)
         self.outbox = Outbox(self)
 
     @classmethod
@@ -377,6 +381,10 @@ class Engine:
         missing = [f for f in transition.requires if data.get(f) in (None, "")]
         if missing:
             raise MissingField(str(case_id), trigger, missing)
+        for effects in self._effects:
+            check = getattr(effects, "before_fire", None)
+            if check is not None:
+                check(conn, spec, before, transition, actor, data)
         now = self.clock.now()
         values: dict[str, Any] = {"state": transition.dest, "updated_at": now}
         if spec.version != before.workflow_version:
@@ -387,7 +395,8 @@ class Engine:
             values["closed_at"] = at
         elif before.closed_at is not None:
             values["closed_at"] = None
-        if trigger == "reopen":
+        # A reopen only on the way to the task group (re-handle limit reached) is no re-handle.
+        if trigger == "reopen" and not data.get("for_escalation"):
             values["rehandle_count"] = before.rehandle_count + 1
         if trigger == "escalate":
             values["escalation_count"] = before.escalation_count + 1
@@ -528,12 +537,36 @@ class Engine:
     ) -> RunReport:
         """Apply every deadline step due at ``now`` (aware; default the clock's now), exactly
         once across all workers. See :class:`casework.deadlines.DeadlineManager`."""
-        return self.clocks.run_due(None if now is None else ensure_aware(now, "now"), limit=limit)
+        instant = self._instant(now, "now")
+        report = self.clocks.run_due(instant, limit=limit)
+        visits = self.followups.run_due(instant)
+        return attrs.evolve(report, visits=visits)
 
     def deliver_hooks(self, *, limit: int = 500) -> DeliveryReport:
         """Deliver due hook notifications from the outbox (at least once; see
         :mod:`casework.outbox`)."""
         return self.outbox.deliver(limit=limit)
+
+    def record_followup(
+        self,
+        case_id: int,
+        outcome: str,
+        actor: Actor,
+        *,
+        score: int | None = None,
+        comment: str | None = None,
+        at: dt.datetime | str | None = None,
+    ) -> FollowUp:
+        """Record the outcome of a case's pending follow-up visit: ``satisfied``,
+        ``basically_satisfied``, ``dissatisfied`` (reopens, or escalates after the re-handle
+        limit) or ``unreachable`` (retried until the attempts run out). ``score`` is 1–5."""
+        return self.followups.record(case_id, outcome, actor, score=score, comment=comment, at=at)
+
+    def waive_followup(
+        self, case_id: int, actor: Actor, *, reason: str, at: dt.datetime | str | None = None
+    ) -> FollowUp:
+        """Waive a case's pending visit so it can be archived (permitted roles only; audited)."""
+        return self.followups.waive(case_id, actor, reason=reason, at=at)
 
     def deadlines(self, case_id: int) -> list[Deadline]:
         """Every clock run of a case, oldest first."""

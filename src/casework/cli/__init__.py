@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 # Subcommand modules register themselves on ``main`` when imported.
-from casework.cli import calendar_cmds, case_cmds, deadline_cmds, workflow_cmds  # noqa: F401
+from casework.cli import (  # noqa: F401
+    calendar_cmds,
+    case_cmds,
+    deadline_cmds,
+    followup_cmds,
+    workflow_cmds,
+)
 from casework.cli.app import main
 
 __all__ = ["main"]
