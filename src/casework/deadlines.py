@@ -170,6 +170,7 @@ class DeadlineManager:
         self.engine = engine
         self.calendars = calendars
         self._cal_cache: dict[tuple[str, str], Calendar] = {}
+        self._s = q.stmts(engine.store.tables)
         self._listeners: list[Any] = []
         for spec in engine.workflows.all():
             for clock in spec.clocks:
@@ -369,12 +370,7 @@ class DeadlineManager:
                 self._resume(conn, spec, clock, m, at, f"resumed by {trigger}")
 
     def _active_rows(self, conn: sa.Connection, case_id: int) -> list[Any]:
-        d = self.engine.store.tables.deadlines
-        return list(
-            conn.execute(
-                sa.select(d).where(d.c.case_id == case_id, d.c.status.in_(ACTIVE)).order_by(d.c.id)
-            )
-        )
+        return list(conn.execute(self._s.active_deadlines, {"_case_id": case_id}))
 
     def _start(
         self,
@@ -385,7 +381,6 @@ class DeadlineManager:
         at: dt.datetime,
         restarted_by: str | None = None,
     ) -> None:
-        d = self.engine.store.tables.deadlines
         row: dict[str, Any] = {
             "case_id": case.id,
             "clock": clock.name,
@@ -414,12 +409,11 @@ class DeadlineManager:
         row["fire_at"] = self._next_fire_at(spec, clock, row)
         if due.provisional:
             log.warning("case %s clock %s: %s", case.id, clock.name, "; ".join(due.warnings))
-        conn.execute(sa.insert(d).values(**row))
+        conn.execute(self._s.insert_deadline, row)
         self._after_commit(conn, row["fire_at"])
 
     def _update(self, conn: sa.Connection, row_id: int, values: Mapping[str, Any]) -> None:
-        d = self.engine.store.tables.deadlines
-        conn.execute(sa.update(d).where(d.c.id == row_id).values(version=d.c.version + 1, **values))
+        conn.execute(self._s.update_deadline, {**values, "_id": row_id})
 
     def _close(
         self,
@@ -560,10 +554,9 @@ class DeadlineManager:
 
     def next_fire_at(self) -> dt.datetime | None:
         """The earliest instant any row needs attention (``None`` when nothing is scheduled)."""
-        d = self.engine.store.tables.deadlines
 
         def work(conn: sa.Connection) -> dt.datetime | None:
-            value: dt.datetime | None = conn.execute(sa.select(sa.func.min(d.c.fire_at))).scalar()
+            value: dt.datetime | None = conn.execute(self._s.min_fire_at).scalar()
             return value
 
         return self.engine.store.run(work, read=True)
@@ -1021,8 +1014,7 @@ class DeadlineManager:
         return case_row, spec, clock, dict(rows[-1]._mapping)
 
     def _row(self, conn: sa.Connection, row_id: int) -> Any:
-        d = self.engine.store.tables.deadlines
-        return conn.execute(sa.select(d).where(d.c.id == row_id)).one()
+        return conn.execute(self._s.get_deadline, {"_id": row_id}).one()
 
     # ------------------------------------------------------------------ queries
 

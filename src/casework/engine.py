@@ -288,9 +288,7 @@ class Engine:
                 data=event_data,
             )
             q.insert_event(conn, t, event)
-            conn.execute(
-                sa.update(t.cases).where(t.cases.c.id == case_id).values(head_hash=event["hash"])
-            )
+            q.set_case_fields(conn, t, case_id, {"head_hash": event["hash"]})
             case = q.case_from_row(q.get_case_row(conn, t, case_id))
             payload = hk.CaseOpened(
                 idempotency_key=f"case:{case_id}:opened",
@@ -611,8 +609,10 @@ class Engine:
         return self.clocks.explain(case_id, clock)
 
     def next_due_at(self) -> dt.datetime | None:
-        """The earliest instant a deadline row needs attention (for schedulers)."""
-        return self.clocks.next_fire_at()
+        """The earliest instant a deadline or follow-up visit needs attention (for
+        schedulers)."""
+        times = [t for t in (self.clocks.next_fire_at(), self.followups.next_fire_at()) if t]
+        return min(times, default=None)
 
     # ------------------------------------------------------------------ queries
 

@@ -207,11 +207,8 @@ class FollowUpManager:
     def _open_visits(
         self, conn: sa.Connection, case_id: int, policy: str | None = None
     ) -> list[Any]:
-        f = self.engine.store.tables.followups
-        query = sa.select(f).where(f.c.case_id == case_id, f.c.status.in_(OPEN))
-        if policy is not None:
-            query = query.where(f.c.policy == policy)
-        return list(conn.execute(query.order_by(f.c.id)))
+        rows = conn.execute(q.stmts(self.engine.store.tables).open_followups, {"_case_id": case_id})
+        return [r for r in rows if policy is None or r._mapping["policy"] == policy]
 
     def _why(self, policy: FollowUpSpec, case: Case) -> str | None:
         if policy.always_escalated and case.escalation_count > 0:
@@ -321,6 +318,17 @@ class FollowUpManager:
             )
 
     # ------------------------------------------------------------------ run_due
+
+    def next_fire_at(self) -> dt.datetime | None:
+        """When the next scheduled visit falls due (``None`` when none is scheduled)."""
+        f = self.engine.store.tables.followups
+        query = sa.select(sa.func.min(f.c.fire_at))
+
+        def work(conn: sa.Connection) -> dt.datetime | None:
+            value: dt.datetime | None = conn.execute(query).scalar()
+            return value
+
+        return self.engine.store.run(work, read=True)
 
     def run_due(self, now: dt.datetime, *, batch: int = 200) -> int:
         """Tell the host (``followup.due``) about every visit whose time has come; returns how

@@ -13,6 +13,74 @@ from casework.records import Case, Complainant, Event
 from casework.store.schema import Tables
 
 
+class Statements:
+    """Statements built once per set of tables and executed with parameters.
+
+    Building a statement with literal values costs far more than running it (SQLAlchemy
+    coerces every value and recomputes the cache key); these are built once, bound by name.
+    """
+
+    def __init__(self, t: Tables) -> None:
+        c, d, f = t.cases.c, t.deadlines.c, t.followups.c
+        bp = sa.bindparam
+        self.get_case = sa.select(t.cases).where(c.id == bp("_id"))
+        self.case_by_external_id = sa.select(t.cases).where(
+            c.channel == bp("_channel"), c.external_id == bp("_external_id")
+        )
+        self.insert_case = sa.insert(t.cases).returning(c.id)
+        self.set_case = sa.update(t.cases).where(c.id == bp("_id"))
+        self.update_case = sa.update(t.cases).where(c.id == bp("_id"), c.version == bp("_expected"))
+        self.case_version = sa.select(c.version).where(c.id == bp("_id"))
+        self.insert_event = sa.insert(t.events)
+        self.case_events = (
+            sa.select(t.events).where(t.events.c.case_id == bp("_id")).order_by(t.events.c.seq)
+        )
+        self.insert_deadline = sa.insert(t.deadlines)
+        self.get_deadline = sa.select(t.deadlines).where(d.id == bp("_id"))
+        self.update_deadline = (
+            sa.update(t.deadlines).where(d.id == bp("_id")).values(version=d.version + 1)
+        )
+        self.active_deadlines = (
+            sa.select(t.deadlines)
+            .where(d.case_id == bp("_case_id"), d.status.in_(("running", "paused", "breached")))
+            .order_by(d.id)
+        )
+        self.case_deadlines = (
+            sa.select(t.deadlines).where(d.case_id == bp("_case_id")).order_by(d.id)
+        )
+        self.min_fire_at = sa.select(sa.func.min(d.fire_at))
+        self.insert_followup = sa.insert(t.followups).returning(f.id)
+        self.get_followup = sa.select(t.followups).where(f.id == bp("_id"))
+        self.update_followup = (
+            sa.update(t.followups).where(f.id == bp("_id")).values(version=f.version + 1)
+        )
+        self.open_followups = (
+            sa.select(t.followups)
+            .where(f.case_id == bp("_case_id"), f.status.in_(("scheduled", "due")))
+            .order_by(f.id)
+        )
+        self._outbox: dict[str, Any] = {}
+        self._t = t
+
+    def insert_outbox(self, dialect: str) -> Any:
+        """``INSERT ... ON CONFLICT (key) DO NOTHING`` for the outbox, per dialect."""
+        stmt = self._outbox.get(dialect)
+        if stmt is None:
+            stmt = self._outbox[dialect] = _insert_ignore_stmt(dialect, self._t.outbox, ["key"])
+        return stmt
+
+
+_STATEMENTS: dict[int, tuple[Tables, Statements]] = {}
+
+
+def stmts(t: Tables) -> Statements:
+    """The prepared statements for ``t`` (built on first use)."""
+    hit = _STATEMENTS.get(id(t))
+    if hit is None or hit[0] is not t:
+        hit = _STATEMENTS[id(t)] = (t, Statements(t))
+    return hit[1]
+
+
 def case_from_row(row: Any) -> Case:
     m = row._mapping
     return Case(
@@ -64,38 +132,44 @@ def event_from_row(row: Any) -> Event:
 
 
 def insert_case(conn: sa.Connection, t: Tables, values: Mapping[str, Any]) -> int:
-    result = conn.execute(sa.insert(t.cases).values(**values).returning(t.cases.c.id))
+    result = conn.execute(stmts(t).insert_case, dict(values))
     return int(result.scalar_one())
 
 
 def find_case_by_external_id(
     conn: sa.Connection, t: Tables, channel: str, external_id: str
 ) -> Any | None:
-    c = t.cases.c
     return conn.execute(
-        sa.select(t.cases).where(c.channel == channel, c.external_id == external_id)
+        stmts(t).case_by_external_id, {"_channel": channel, "_external_id": external_id}
     ).first()
 
 
 def get_case_row(conn: sa.Connection, t: Tables, case_id: int) -> Any | None:
-    return conn.execute(sa.select(t.cases).where(t.cases.c.id == case_id)).first()
+    return conn.execute(stmts(t).get_case, {"_id": case_id}).first()
 
 
 def update_case(
     conn: sa.Connection, t: Tables, case_id: int, expected_version: int, values: Mapping[str, Any]
 ) -> bool:
     """Compare-and-set on ``version``: ``False`` when another writer got there first."""
-    c = t.cases.c
-    result = conn.execute(
-        sa.update(t.cases)
-        .where(c.id == case_id, c.version == expected_version)
-        .values(version=expected_version + 1, **values)
-    )
-    return result.rowcount == 1
+    params = {
+        **values,
+        "version": expected_version + 1,
+        "_id": case_id,
+        "_expected": expected_version,
+    }
+    return conn.execute(stmts(t).update_case, params).rowcount == 1
+
+
+def set_case_fields(
+    conn: sa.Connection, t: Tables, case_id: int, values: Mapping[str, Any]
+) -> None:
+    """Update columns of a case without the version check (the caller holds the row)."""
+    conn.execute(stmts(t).set_case, {**values, "_id": case_id})
 
 
 def current_version(conn: sa.Connection, t: Tables, case_id: int) -> int | None:
-    v = conn.execute(sa.select(t.cases.c.version).where(t.cases.c.id == case_id)).scalar()
+    v = conn.execute(stmts(t).case_version, {"_id": case_id}).scalar()
     return None if v is None else int(v)
 
 
@@ -134,13 +208,11 @@ def build_event(
 
 
 def insert_event(conn: sa.Connection, t: Tables, row: Mapping[str, Any]) -> None:
-    conn.execute(sa.insert(t.events).values(**row))
+    conn.execute(stmts(t).insert_event, dict(row))
 
 
 def case_events(conn: sa.Connection, t: Tables, case_id: int) -> list[Event]:
-    rows = conn.execute(
-        sa.select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.seq)
-    )
+    rows = conn.execute(stmts(t).case_events, {"_id": case_id})
     return [event_from_row(r) for r in rows]
 
 
@@ -164,11 +236,11 @@ def insert_outbox(
         "created_at": now,
         "next_attempt_at": not_before or now,
     }
-    conn.execute(_insert_ignore(conn, t.outbox, ["key"]).values(**values))
+    conn.execute(stmts(t).insert_outbox(conn.dialect.name), values)
 
 
-def _insert_ignore(conn: sa.Connection, table: sa.Table, keys: list[str]) -> Any:
-    if conn.dialect.name == "postgresql":
+def _insert_ignore_stmt(dialect: str, table: sa.Table, keys: list[str]) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table).on_conflict_do_nothing(index_elements=keys)
