@@ -9,7 +9,9 @@ engine.fire(case.id, "accept", Actor("li.clerk", {"clerk"}))
 from __future__ import annotations
 
 from casework.audit import AuditFinding, AuditReport
+from casework.calendars import Calendar, CalendarRegistry, Due, default_registry
 from casework.clock import Clock, FrozenClock, SystemClock
+from casework.deadlines import Deadline, RunReport
 from casework.engine import Engine
 from casework.errors import (
     AuditError,
@@ -29,8 +31,10 @@ from casework.errors import (
     TriggerNotAllowed,
     WorkflowNotFound,
 )
+from casework.followups import FollowUp, FollowUpPending
 from casework.hooks import HookRegistry, Payload
 from casework.machine import GuardContext
+from casework.outbox import DeliveryReport
 from casework.periods import Period, Unit
 from casework.records import Actor, Case, Complainant, Event
 from casework.spec import WorkflowSpec
@@ -40,7 +44,9 @@ __all__ = [
     "AuditError",
     "AuditFinding",
     "AuditReport",
+    "Calendar",
     "CalendarError",
+    "CalendarRegistry",
     "Case",
     "CaseNotFound",
     "CaseworkError",
@@ -48,9 +54,14 @@ __all__ = [
     "CommandRejected",
     "Complainant",
     "ConfigurationError",
+    "Deadline",
     "DefinitionError",
+    "DeliveryReport",
+    "Due",
     "Engine",
     "Event",
+    "FollowUp",
+    "FollowUpPending",
     "FrozenClock",
     "GuardContext",
     "GuardRejected",
@@ -62,10 +73,12 @@ __all__ = [
     "PeriodError",
     "PermissionDenied",
     "Problem",
+    "RunReport",
     "StaleCase",
     "SystemClock",
     "TriggerNotAllowed",
     "Unit",
     "WorkflowNotFound",
     "WorkflowSpec",
+    "default_registry",
 ]
