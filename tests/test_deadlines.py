@@ -568,3 +568,56 @@ def test_provisional_dates_are_recomputed_when_year_data_arrives(
     assert again.due_on > acc.due_on
     assert engine.history(case.id)[-1].kind == "deadline_recomputed"
     engine.close()
+
+
+EXPLODING = """
+workflow: fragile
+version: 1
+effective_from: 2020-01-01
+roles: [agent]
+guards: [flaky_check]
+states:
+  open: {initial: true}
+  escalated: {}
+  done: {final: true}
+transitions:
+  - {trigger: escalate, source: open, dest: escalated, roles: [agent, system], guards: [flaky_check]}
+  - {trigger: close, source: [open, escalated], dest: done, roles: [agent]}
+clocks:
+  reply:
+    period: 2 days
+    start: {states: [open]}
+    stop: {states: [done]}
+    ladder:
+      - {at: 50%, fire: escalate}
+"""
+
+
+def test_a_failing_row_is_deferred_and_never_blocks_the_batch(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    """A host guard that raises on one case: that row is retried later, the rest fire now."""
+    bad: set[int] = set()
+
+    def flaky_check(ctx: Any) -> bool:
+        if ctx.case.id in bad:
+            raise RuntimeError("CRM unreachable")
+        return True
+
+    spec = load_workflow_text(EXPLODING)
+    engine = backend.open(workflows=[spec], clock=clock, guards={"flaky_check": flaky_check})
+    ids = [engine.intake("fragile", channel="web").id for _ in range(5)]
+    bad.add(ids[2])
+    clock.advance(days=1, hours=8)  # past the 50 % point (05-07 16:30), before the breach
+    report = engine.run_due()
+    assert report.triggers_fired == 4
+    states = {i: engine.get(i).state for i in ids}
+    assert [states[i] for i in ids] == ["escalated", "escalated", "open", "escalated", "escalated"]
+    (stuck,) = [d for d in engine.deadlines(ids[2])]
+    assert stuck.data["errors"] == 1 and "CRM unreachable" in stuck.data["last_error"]
+    assert stuck.fire_at is not None and stuck.fire_at > clock.now()
+    bad.clear()
+    clock.advance(minutes=2)
+    assert engine.run_due().triggers_fired == 1
+    assert engine.get(ids[2]).state == "escalated"
+    engine.close()

@@ -163,6 +163,31 @@ def _parse(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
 
+class _Sink:
+    """Writes a ``run_due`` batch defers to one statement each, and its case rows."""
+
+    def __init__(self, cases: dict[int, Any]) -> None:
+        self.cases = cases
+        self.updates: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+
+    def flush(self, conn: sa.Connection, mgr: DeadlineManager) -> None:
+        if self.updates:
+            conn.execute(mgr._s.update_deadline, self.updates)
+        if self.outbox:
+            q.insert_outbox_rows(conn, mgr.engine.store.tables, self.outbox)
+        self.clear()
+
+    def clear(self) -> None:
+        self.updates = []
+        self.outbox = []
+
+    def refresh(self, conn: sa.Connection, t: Any, case_id: int) -> None:
+        row = q.get_case_row(conn, t, case_id)
+        if row is not None:
+            self.cases[case_id] = row
+
+
 class DeadlineManager:
     """The clocks of every case. The engine owns one and calls it inside each command."""
 
@@ -572,11 +597,20 @@ class DeadlineManager:
         """
         now = self.engine._instant(now, "now")
         total = RunReport()
+        store = self.engine.store
         while limit is None or total.rows < limit:
             size = batch if limit is None else min(batch, limit - total.rows)
-            report = self.engine.store.run(
-                lambda conn, size=size: self._run_batch(conn, now, size)  # type: ignore[misc]
-            )
+            try:
+                report = store.run(
+                    lambda conn, size=size: self._run_batch(conn, now, size, safe=False)  # type: ignore[misc]
+                )
+            except Exception:
+                # Some row's effects failed: redo the batch row by row in savepoints, so the
+                # failing row is deferred and the others still go through.
+                log.info("a deadline batch failed; retrying it row by row", exc_info=True)
+                report = store.run(
+                    lambda conn, size=size: self._run_batch(conn, now, size, safe=True)  # type: ignore[misc]
+                )
             total = total + report
             if report.rows < size:
                 break
@@ -594,17 +628,35 @@ class DeadlineManager:
             query = query.with_for_update(skip_locked=True)
         return list(conn.execute(query))
 
-    def _run_batch(self, conn: sa.Connection, now: dt.datetime, size: int) -> RunReport:
+    def _run_batch(self, conn: sa.Connection, now: dt.datetime, size: int, safe: bool) -> RunReport:
+        """Apply the due steps of up to ``size`` claimed rows in the caller's transaction.
+
+        The fast path batches the rows' writes (one statement each for their updates and
+        notifications); ``safe`` puts each row in a savepoint so one failing row is deferred
+        without undoing the others.
+        """
         rows = self._claim(conn, now, size)
         report = RunReport(rows=len(rows))
+        if not rows:
+            return report
+        t = self.engine.store.tables
+        ids = sorted({r._mapping["case_id"] for r in rows})
+        cases = {r.id: r for r in conn.execute(sa.select(t.cases).where(t.cases.c.id.in_(ids)))}
+        sink = _Sink(cases)
         for row in rows:
-            # A savepoint per row: one case's failure must not block the others.
+            if not safe:
+                report = report + self._apply_row(conn, row, now, sink)
+                continue
             try:
                 with conn.begin_nested():
-                    report = report + self._apply_row(conn, row, now)
+                    report = report + self._apply_row(conn, row, now, sink)
+                    sink.flush(conn, self)
             except Exception as exc:
                 log.exception("deadline %s failed; retrying later", row._mapping["id"])
+                sink.clear()
+                sink.refresh(conn, t, row._mapping["case_id"])
                 self._defer(conn, row, now, exc)
+        sink.flush(conn, self)
         return report
 
     def _defer(self, conn: sa.Connection, row: Any, now: dt.datetime, exc: Exception) -> None:
@@ -616,10 +668,10 @@ class DeadlineManager:
         delay = dt.timedelta(seconds=min(3600, 30 * 2 ** min(errors, 7)))
         self._update(conn, m["id"], {"data": data, "fire_at": now + delay})
 
-    def _apply_row(self, conn: sa.Connection, row: Any, now: dt.datetime) -> RunReport:
+    def _apply_row(self, conn: sa.Connection, row: Any, now: dt.datetime, sink: _Sink) -> RunReport:
         m = dict(row._mapping)
         t = self.engine.store.tables
-        case_row = q.get_case_row(conn, t, m["case_id"])
+        case_row = sink.cases.get(m["case_id"])
         if case_row is None or m["status"] not in ACTIVE:
             self._update(conn, m["id"], {"fire_at": None})
             return RunReport()
@@ -632,11 +684,13 @@ class DeadlineManager:
             return RunReport(cancelled=1)
         if case.is_closed:
             # Closed in the meantime: the pending step is void (guarantee 3's re-check).
+            sink.flush(conn, self)
             self._close(conn, spec, clock, m, now, "cancelled", "case closed")
             return RunReport(cancelled=1)
         if m["status"] == "paused":
             limit_at = self._next_fire_at(spec, clock, m)
             assert limit_at is not None
+            sink.flush(conn, self)
             self._resume(conn, spec, clock, m, limit_at, "maximum pause reached", capped=True)
             return RunReport(steps=1)
         data = dict(m["data"] or {})
@@ -657,17 +711,19 @@ class DeadlineManager:
                 m["status"] = "breached"
                 m["breached_at"] = step.at
                 breached = True
-            self._queue_step(conn, spec, clock, m, case_row, step)
+            self._queue_step(conn, spec, clock, m, case_row, step, sink)
             if step.spec is not None and step.spec.fire:
                 fire_triggers.append((step.spec, step))
         data["fired"] = fired
         m["data"] = data
         m["fire_at"] = self._next_fire_at(spec, clock, m)
-        self._update(
-            conn,
-            m["id"],
-            {k: m[k] for k in ("status", "breached_at", "data", "fire_at")},
+        sink.updates.append(
+            {k: m[k] for k in ("status", "breached_at", "data", "fire_at")} | {"_id": m["id"]}
         )
+        if not (breached or fire_triggers):
+            return report
+        # What follows reads and writes the case and its clocks: bring the database up to date.
+        sink.flush(conn, self)
         if breached:
             # Breaches belong in the case's audit trail; warnings only leave as notifications.
             self.engine.record_event(
@@ -685,6 +741,7 @@ class DeadlineManager:
             )
         for ladder, step in fire_triggers:
             report = report + self._fire_step(conn, case.id, clock, ladder, step, now)
+        sink.refresh(conn, t, case.id)
         return report
 
     def _fire_step(
@@ -729,7 +786,9 @@ class DeadlineManager:
         m: Mapping[str, Any],
         case_row: Any,
         step: _Step,
+        sink: _Sink | None = None,
     ) -> None:
+        """Queue the notifications of one ladder step (into ``sink`` when batching)."""
         now = self.engine.clock.now()
         case = case_row._mapping
         gen = f":x{m['extensions']}" if m["extensions"] else ""
@@ -756,7 +815,11 @@ class DeadlineManager:
             payload = hk.DeadlineWarning(idempotency_key=key, **common)
         else:
             payload = hk.DeadlineBreached(idempotency_key=key, **common)
-        self.engine._queue(conn, payload, now)
+        rows = [
+            q.outbox_row(
+                payload.idempotency_key, payload.topic, payload.case_id, payload.to_json(), now
+            )
+        ]
         for hook in step.spec.hooks if step.spec else ():
             named = hk.NamedHookCall(
                 idempotency_key=f"{key}:hook:{hook}",
@@ -770,15 +833,15 @@ class DeadlineManager:
                 step=step.name,
                 due_at=m["due_at"],
             )
-            q.insert_outbox(
-                conn,
-                self.engine.store.tables,
-                key=named.idempotency_key,
-                topic=f"hook:{hook}",
-                case_id=named.case_id,
-                payload=named.to_json(),
-                now=now,
+            rows.append(
+                q.outbox_row(
+                    named.idempotency_key, f"hook:{hook}", named.case_id, named.to_json(), now
+                )
             )
+        if sink is not None:
+            sink.outbox.extend(rows)
+        else:
+            q.insert_outbox_rows(conn, self.engine.store.tables, rows)
 
     # ------------------------------------------------------------------ extensions
 

@@ -216,6 +216,31 @@ def case_events(conn: sa.Connection, t: Tables, case_id: int) -> list[Event]:
     return [event_from_row(r) for r in rows]
 
 
+def outbox_row(
+    key: str,
+    topic: str,
+    case_id: int | None,
+    payload: Mapping[str, Any],
+    now: dt.datetime,
+    not_before: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The parameters of one outbox row (see :func:`insert_outbox_rows`)."""
+    return {
+        "key": key,
+        "topic": topic,
+        "case_id": case_id,
+        "payload": dict(payload),
+        "created_at": now,
+        "next_attempt_at": not_before or now,
+    }
+
+
+def insert_outbox_rows(conn: sa.Connection, t: Tables, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Queue hook notifications; a row whose key is already queued is left as it is."""
+    if rows:
+        conn.execute(stmts(t).insert_outbox(conn.dialect.name), list(rows))
+
+
 def insert_outbox(
     conn: sa.Connection,
     t: Tables,
@@ -228,15 +253,7 @@ def insert_outbox(
     not_before: dt.datetime | None = None,
 ) -> None:
     """Queue one hook notification; a row with the same key already queued is left as it is."""
-    values = {
-        "key": key,
-        "topic": topic,
-        "case_id": case_id,
-        "payload": dict(payload),
-        "created_at": now,
-        "next_attempt_at": not_before or now,
-    }
-    conn.execute(stmts(t).insert_outbox(conn.dialect.name), values)
+    insert_outbox_rows(conn, t, [outbox_row(key, topic, case_id, payload, now, not_before)])
 
 
 def _insert_ignore_stmt(dialect: str, table: sa.Table, keys: list[str]) -> Any:
