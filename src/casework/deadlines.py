@@ -391,7 +391,12 @@ class DeadlineManager:
                 if not data.get("reason"):
                     raise MissingField(str(after.id), trigger, ["reason"])
                 self._pause(conn, spec, clock, m, at, str(data["reason"]))
-            elif entered and before.state in clock.pause_states and m["status"] == "paused":
+            elif (
+                entered
+                and before.state in clock.pause_states
+                and after.state not in clock.pause_states
+                and m["status"] == "paused"
+            ):
                 self._resume(conn, spec, clock, m, at, f"resumed by {trigger}")
 
     def _active_rows(self, conn: sa.Connection, case_id: int) -> list[Any]:
@@ -431,6 +436,10 @@ class DeadlineManager:
             provisional=due.provisional,
             fingerprint=due.fingerprint,
         )
+        if case.state in clock.pause_states:
+            # Started (or restarted) while the case sits in a pause state: born paused.
+            row.update(status="paused", paused_at=at)
+            row["data"]["pauses"] = [[_iso(at), None]]
         row["fire_at"] = self._next_fire_at(spec, clock, row)
         if due.provisional:
             log.warning("case %s clock %s: %s", case.id, clock.name, "; ".join(due.warnings))
