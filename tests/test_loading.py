@@ -509,8 +509,9 @@ def test_clock_edges_need_states_or_triggers_and_pause_not_final() -> None:
     }
 
 
-def test_extensions_grow_in_the_same_unit_family() -> None:
-    """Each extension is longer than the one before (or the period), counted in days or hours."""
+def test_extensions_grow_in_the_same_unit() -> None:
+    """Each extension is longer than the one before (or the period), in the period's own unit
+    (an extension is added to the period's amount, so 30 days cannot grow to 45 working days)."""
     found = problems_of(
         with_extra("""\
             clocks:
@@ -528,9 +529,14 @@ def test_extensions_grow_in_the_same_unit_family() -> None:
         ("clocks.c.extensions[0].to", "20 days is not longer than the period (30 days)"),
         (
             "clocks.c.extensions[1].to",
-            "60 hours is counted in hours, the period (30 days) in days; use the same kind of unit",
+            "60 hours is counted in hours, the period (30 days) in days; use the same unit",
         ),
         ("clocks.c.extensions[2].roles[0]", "unknown role 'boss' (declare it under roles:)"),
+        (
+            "clocks.c.extensions[2].to",
+            "45 working days is counted in working days, the period (30 days) in days; "
+            "use the same unit",
+        ),
     ]
 
 

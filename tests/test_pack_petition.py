@@ -25,7 +25,7 @@ import pytest
 from casework import Actor, Engine, InvalidInput, PermissionDenied
 from casework.clock import FrozenClock
 from casework.diagram import to_mermaid
-from casework.loading import load_workflow_text, load_workflows
+from casework.loading import load_workflows
 from casework.testing import outbox_payloads
 from tests.conftest import SHANGHAI, WORKFLOWS, Backend
 
@@ -206,35 +206,23 @@ def test_lapsed_re_review_window_closes_the_case(engine: Engine, clock: FrozenCl
     assert (last.trigger, last.actor) == ("close", "system")
 
 
-# ---------------------------------------------------------------- engine gaps (xfail, reported)
+# ---------------------------------------------------------------- extensions of up to 30 days
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "format gap: an extension rung is a fixed total; 第34条 allows 'up to 30 days', so the "
-        "pack lists one rung per total (61..90 days). Suggested: an 'up_to: true' rung that "
-        "lets extend(to=...) choose any total between the previous rung and its 'to'"
-    ),
-)
-def test_an_up_to_rung_allows_any_shorter_extension(backend: Backend, clock: FrozenClock) -> None:
-    """Accepted Thu 2025-12-18 → 60 days = 02-16 → Tue 2026-02-24 (Spring Festival); a single
-    'up to 90 days' rung granted as 80 days: 02-16 + 20 = 03-08 (Sun) → Mon 2026-03-09."""
-    text = PACK.read_text(encoding="utf-8")
-    rungs = "".join(
-        f"      - {{to: {n} days, roles: [head], notify: true}}\n" for n in range(61, 91)
-    )
-    assert text.count(rungs) == 1
-    one = "      - {to: 90 days, roles: [head], notify: true, up_to: true}\n"
-    spec = load_workflow_text(text.replace(rungs, one).split("\n---")[0])
-    engine = backend.open(workflows=[spec], clock=clock)
-    try:
-        case = intake(engine, clock, "2025-12-15 10:00")
-        step(clock, engine, case.id, "accept", CLERK, "2025-12-18 10:00")
-        granted = engine.extend(case.id, "handling", HEAD, reason="需多部门会商", to="80 days")
-        assert granted.due_on == day("2026-03-09")
-    finally:
-        engine.close()
+def test_an_up_to_rung_allows_any_shorter_extension(engine: Engine, clock: FrozenClock) -> None:
+    """Accepted Thu 2025-12-18 → 60 days = 02-16 → Tue 2026-02-24 (Spring Festival); the one
+    'up to 90 days' rung granted as 80 days: 02-16 + 20 = 03-08 (Sun) → Mon 2026-03-09; 95 days
+    or a shortening to 70 are refused; without `to` the rung grants its full 90 days:
+    02-16 + 30 = Wed 2026-03-18."""
+    case = intake(engine, clock, "2025-12-15 10:00")
+    step(clock, engine, case.id, "accept", CLERK, "2025-12-18 10:00")
+    granted = engine.extend(case.id, "handling", HEAD, reason="需多部门会商", to="80 days")
+    assert granted.due_on == day("2026-03-09")
+    for bad in ("95 days", "70 days"):
+        with pytest.raises(InvalidInput):
+            engine.extend(case.id, "handling", HEAD, reason="再延长", to=bad)
+    full = engine.extend(case.id, "handling", HEAD, reason="仍需现场核实")
+    assert (full.period, full.due_on) == ("90 days", day("2026-03-18"))
 
 
 def test_docs_show_the_current_diagram() -> None:

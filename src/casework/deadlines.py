@@ -289,9 +289,9 @@ class DeadlineManager:
         base = clock.period
         exts: list[Period] = []
         prev = base.amount
-        for step in clock.extensions[: row["extensions"]]:
-            exts.append(Period(step.to.amount - prev, base.unit))
-            prev = step.to.amount
+        for total in self.granted_totals(clock, row)[: row["extensions"]]:
+            exts.append(Period(total.amount - prev, base.unit))
+            prev = total.amount
         return cal.due(
             row["started_at"],
             base,
@@ -299,6 +299,15 @@ class DeadlineManager:
             excluded=pauses,
             extensions=exts,
         )
+
+    @staticmethod
+    def granted_totals(clock: ClockSpec, row: Mapping[str, Any]) -> list[Period]:
+        """The total period after each extension granted so far (``up_to`` rungs may have
+        granted less than their ``to``); the log on the row is the record."""
+        log_ = (row["data"] or {}).get("extension_log", ())
+        if log_:
+            return [Period.parse(e["to"]) for e in log_]
+        return [step.to for step in clock.extensions]
 
     def schedule(self, spec: WorkflowSpec, clock: ClockSpec, row: Mapping[str, Any]) -> list[_Step]:
         """Every ladder instant of a clock row, in order (the breach at ``due_at``)."""
@@ -878,11 +887,11 @@ class DeadlineManager:
 
         def work(conn: sa.Connection) -> Deadline:
             case_row, spec, clock, m = self._locate(conn, case_id, clock_name)
-            rung_index = self._rung(case_id, clock, m, wanted)
+            rung_index, granted = self._rung(case_id, clock, m, wanted)
             rung = clock.extensions[rung_index]
             pending = {
                 "rung": rung_index,
-                "to": str(rung.to),
+                "to": str(granted),
                 "reason": reason,
                 "requested_by": actor.id,
                 "requested_at": _iso(when),
@@ -967,20 +976,38 @@ class DeadlineManager:
 
     def _rung(
         self, case_id: int, clock: ClockSpec, m: Mapping[str, Any], wanted: Period | None
-    ) -> int:
-        current = int(m["extensions"])
-        if current >= len(clock.extensions):
+    ) -> tuple[int, Period]:
+        """The rung an extension request climbs to, and the total it grants.
+
+        Rungs are climbed in order; an ``up_to`` rung may be granted several times while the
+        total stays below its ``to``."""
+        grants = list((m["data"] or {}).get("extension_log", ()))
+        now_total = Period.parse(grants[-1]["to"]) if grants else clock.period
+        first = int(grants[-1]["rung"]) + 1 if grants else 0
+        if grants:
+            last = clock.extensions[int(grants[-1]["rung"])]
+            if last.up_to and now_total.amount < last.to.amount:
+                first -= 1
+        if first >= len(clock.extensions):
             allowed = "none" if not clock.extensions else f"up to {clock.extensions[-1].to}"
             raise InvalidInput(
                 "extension",
-                f"case {case_id}: clock {clock.name!r} cannot be extended further (allowed: {allowed})",
+                f"case {case_id}: clock {clock.name!r} cannot be extended further "
+                f"(allowed: {allowed})",
             )
         if wanted is None:
-            return current
-        for i in range(current, len(clock.extensions)):
-            if clock.extensions[i].to == wanted:
-                return i
-        options = ", ".join(str(e.to) for e in clock.extensions[current:])
+            return first, clock.extensions[first].to
+        for i in range(first, len(clock.extensions)):
+            rung = clock.extensions[i]
+            if rung.to == wanted or (
+                rung.up_to
+                and wanted.unit is rung.to.unit
+                and now_total.amount < wanted.amount <= rung.to.amount
+            ):
+                return i, wanted
+        options = ", ".join(
+            f"up to {e.to}" if e.up_to else str(e.to) for e in clock.extensions[first:]
+        )
         raise InvalidInput(
             "to", f"case {case_id}: clock {clock.name!r} can be extended to {options}, not {wanted}"
         )
@@ -1013,7 +1040,7 @@ class DeadlineManager:
             clock,
             m,
             when,
-            {"data": data, "extensions": rung_index + 1, "period": str(rung.to)},
+            {"data": data, "extensions": len(history), "period": pending["to"]},
         )
         case_row = q.get_case_row(conn, self.engine.store.tables, case_row._mapping["id"])
         self.engine.record_event(
@@ -1025,7 +1052,7 @@ class DeadlineManager:
             now=self.engine.clock.now(),
             data={
                 "clock": clock.name,
-                "to": str(rung.to),
+                "to": pending["to"],
                 "previous_due_at": _iso(previous_due),
                 "due_at": _iso(due.due_at),
                 "reason": pending["reason"],
@@ -1037,7 +1064,7 @@ class DeadlineManager:
         self.engine._queue(
             conn,
             hk.DeadlineExtended(
-                idempotency_key=f"deadline:{m['id']}:extended:{rung_index + 1}",
+                idempotency_key=f"deadline:{m['id']}:extended:{len(history)}",
                 case_id=c["id"],
                 workflow=c["workflow"],
                 workflow_version=c["workflow_version"],

@@ -267,6 +267,11 @@ _EXTENSION_KEYS: Final = (
     _Key("to", _ref("period"), "The new total period (longer than the previous one).", True),
     _Key("roles", _ids(min_items=1), "Roles that may approve this extension.", True),
     _Key("notify", _BOOL_S, "Tell the consumer the new date (default true)."),
+    _Key(
+        "up_to",
+        _BOOL_S,
+        "The approver may grant any total above the previous one up to 'to' (default false).",
+    ),
 )
 
 _CLOCK_KEYS: Final = (
@@ -469,10 +474,6 @@ def _describe(node: Node) -> str:
     if tag == _DATE:
         return f"the date {value}"
     return repr(value)
-
-
-def _family(period: Period) -> str:
-    return "days" if period.is_day_based else "hours"
 
 
 def _step_name(kind: str, fraction: float | None, offset: Period | None) -> str:
@@ -1321,13 +1322,15 @@ class _Parser:
             to = self.period(m.get("to"), m.child("to"))
             roles = self.role_refs(m.get("roles"), m.child("roles"), non_empty=True)
             notify = self.boolean(m.get("notify"), m.child("notify"))
+            up_to = self.boolean(m.get("up_to"), m.child("up_to"))
             if to is None:
                 continue
-            if previous is not None and _family(to) != _family(previous):
+            if previous is not None and to.unit is not previous.unit:
+                # An extension is added to the period in its own unit (calendars convention).
                 self.add(
                     m.child("to"),
-                    f"{to} is counted in {_family(to)}, {what} ({previous}) in "
-                    f"{_family(previous)}; use the same kind of unit",
+                    f"{to} is counted in {to.unit.value}, {what} ({previous}) in "
+                    f"{previous.unit.value}; use the same unit",
                     m.line("to"),
                 )
             elif previous is not None and to.amount <= previous.amount:
@@ -1336,7 +1339,11 @@ class _Parser:
                 )
             else:
                 previous, what = to, f"{path}[{i}].to"
-            out.append(ExtensionStep(to=to, roles=tuple(roles), notify=notify is not False))
+            out.append(
+                ExtensionStep(
+                    to=to, roles=tuple(roles), notify=notify is not False, up_to=up_to is True
+                )
+            )
         return out
 
     # -- follow-ups ----------------------------------------------------------------------------

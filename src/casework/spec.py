@@ -114,11 +114,13 @@ class ExtensionStep:
     """An extension rung: the period may grow to ``to`` in total when one of ``roles`` approves.
 
     ``notify`` marks that the consumer must be told the new date (the ``deadline.extended`` hook
-    carries it)."""
+    carries it). With ``up_to`` the approver may grant any total above the previous one up to
+    ``to`` ("may extend by up to 30 days")."""
 
     to: Period
     roles: tuple[str, ...]
     notify: bool = True
+    up_to: bool = False
 
 
 @attrs.frozen
