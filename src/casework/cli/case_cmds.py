@@ -297,7 +297,8 @@ def list_cmd(
         limit=limit,
     )
     if as_json:
-        emit_json([case_json(c, deadlines=deadlines_json(settings, c.id)) for c in cases])
+        by_case = engine.clocks.for_cases([c.id for c in cases])
+        emit_json([case_json(c, deadlines=[d.to_json() for d in by_case[c.id]]) for c in cases])
         return
     for c in cases:
         click.echo(
