@@ -67,7 +67,7 @@ class CaseworkScheduler:
             seconds=self.sweep_seconds,
             id=SWEEP,
             replace_existing=True,
-            next_run_time=dt.datetime.now(dt.UTC),
+            next_run_time=self.engine.clock.now(),
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
@@ -100,7 +100,7 @@ class CaseworkScheduler:
             try:
                 total = self.engine.run_due()
                 if self.deliver_hooks:
-                    self.engine.deliver_hooks()
+                    self._deliver_all()
             except Exception:
                 # A database outage must not kill the scheduler: the sweep comes back.
                 log.exception("casework tick failed; the sweep will retry")
@@ -109,6 +109,14 @@ class CaseworkScheduler:
             if total.steps:
                 log.info("fired %d deadline step(s)", total.steps)
             return total
+
+    def _deliver_all(self, batch: int = 500, max_batches: int = 40) -> None:
+        """Deliver while full batches come back (a catch-up can queue thousands), at most
+        ``max_batches`` per tick so a tick stays bounded; the sweep takes whatever is left."""
+        for _ in range(max_batches):
+            report = self.engine.deliver_hooks(limit=batch)
+            if report.delivered + report.failed < batch:
+                return
 
     def _arm(self) -> None:
         try:
