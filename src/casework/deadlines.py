@@ -42,6 +42,7 @@ from casework.periods import Period, Unit
 from casework.records import Actor, Case
 from casework.spec import ClockSpec, LadderStep, TransitionSpec, WorkflowSpec
 from casework.store import queries as q
+from casework.store.fast import FAST
 
 if TYPE_CHECKING:
     from casework.engine import Engine
@@ -173,7 +174,7 @@ class _Sink:
 
     def flush(self, conn: sa.Connection, mgr: DeadlineManager) -> None:
         if self.updates:
-            conn.execute(mgr._s.update_deadline, self.updates)
+            FAST.executemany(conn, mgr._s.update_deadline, self.updates)
         if self.outbox:
             q.insert_outbox_rows(conn, mgr.engine.store.tables, self.outbox)
         self.clear()
@@ -409,7 +410,7 @@ class DeadlineManager:
                 self._resume(conn, spec, clock, m, at, f"resumed by {trigger}")
 
     def _active_rows(self, conn: sa.Connection, case_id: int) -> list[Any]:
-        return list(conn.execute(self._s.active_deadlines, {"_case_id": case_id}))
+        return FAST.all(conn, self._s.active_deadlines, {"_case_id": case_id})
 
     def _start(
         self,
@@ -452,11 +453,11 @@ class DeadlineManager:
         row["fire_at"] = self._next_fire_at(spec, clock, row)
         if due.provisional:
             log.warning("case %s clock %s: %s", case.id, clock.name, "; ".join(due.warnings))
-        conn.execute(self._s.insert_deadline, row)
+        FAST.execute(conn, self._s.insert_deadline, row)
         self._after_commit(conn, row["fire_at"])
 
     def _update(self, conn: sa.Connection, row_id: int, values: Mapping[str, Any]) -> None:
-        conn.execute(self._s.update_deadline, {**values, "_id": row_id})
+        FAST.execute(conn, self._s.update_deadline, {**values, "_id": row_id})
 
     def _close(
         self,
@@ -599,7 +600,7 @@ class DeadlineManager:
         """The earliest instant any row needs attention (``None`` when nothing is scheduled)."""
 
         def work(conn: sa.Connection) -> dt.datetime | None:
-            value: dt.datetime | None = conn.execute(self._s.min_fire_at).scalar()
+            value: dt.datetime | None = FAST.scalar(conn, self._s.min_fire_at, {})
             return value
 
         return self.engine.store.run(work, read=True)
@@ -1113,7 +1114,9 @@ class DeadlineManager:
         return case_row, spec, clock, dict(rows[-1]._mapping)
 
     def _row(self, conn: sa.Connection, row_id: int) -> Any:
-        return conn.execute(self._s.get_deadline, {"_id": row_id}).one()
+        row = FAST.first(conn, self._s.get_deadline, {"_id": row_id})
+        assert row is not None
+        return row
 
     # ------------------------------------------------------------------ queries
 

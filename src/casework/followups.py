@@ -48,6 +48,7 @@ from casework.spec import (
     WorkflowSpec,
 )
 from casework.store import queries as q
+from casework.store.fast import FAST
 
 if TYPE_CHECKING:
     from casework.engine import Engine
@@ -207,7 +208,9 @@ class FollowUpManager:
     def _open_visits(
         self, conn: sa.Connection, case_id: int, policy: str | None = None
     ) -> list[Any]:
-        rows = conn.execute(q.stmts(self.engine.store.tables).open_followups, {"_case_id": case_id})
+        rows = FAST.all(
+            conn, q.stmts(self.engine.store.tables).open_followups, {"_case_id": case_id}
+        )
         return [r for r in rows if policy is None or r._mapping["policy"] == policy]
 
     def _why(self, policy: FollowUpSpec, case: Case) -> str | None:

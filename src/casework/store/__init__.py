@@ -74,10 +74,10 @@ def install_sqlite_settings(
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        if conn.get_execution_options().get("casework_read"):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: this runs once per command and SQLAlchemy's statement path
+        # would cost more than the BEGIN itself.
+        sql = "BEGIN" if conn.get_execution_options().get("casework_read") else "BEGIN IMMEDIATE"
+        conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
 
 
 def _is_retryable(exc: sa.exc.DBAPIError) -> bool:

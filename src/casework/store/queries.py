@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from casework.audit import event_hash
 from casework.records import Case, Complainant, Event
+from casework.store.fast import FAST
 from casework.store.schema import Tables
 
 
@@ -42,7 +43,10 @@ class Statements:
         )
         self.active_deadlines = (
             sa.select(t.deadlines)
-            .where(d.case_id == bp("_case_id"), d.status.in_(("running", "paused", "breached")))
+            .where(
+                d.case_id == bp("_case_id"),
+                sa.or_(d.status == "running", d.status == "paused", d.status == "breached"),
+            )
             .order_by(d.id)
         )
         self.case_deadlines = (
@@ -56,7 +60,7 @@ class Statements:
         )
         self.open_followups = (
             sa.select(t.followups)
-            .where(f.case_id == bp("_case_id"), f.status.in_(("scheduled", "due")))
+            .where(f.case_id == bp("_case_id"), sa.or_(f.status == "scheduled", f.status == "due"))
             .order_by(f.id)
         )
         self._outbox: dict[str, Any] = {}
@@ -132,20 +136,19 @@ def event_from_row(row: Any) -> Event:
 
 
 def insert_case(conn: sa.Connection, t: Tables, values: Mapping[str, Any]) -> int:
-    result = conn.execute(stmts(t).insert_case, dict(values))
-    return int(result.scalar_one())
+    return int(FAST.execute(conn, stmts(t).insert_case, values).fetchone()[0])
 
 
 def find_case_by_external_id(
     conn: sa.Connection, t: Tables, channel: str, external_id: str
 ) -> Any | None:
-    return conn.execute(
-        stmts(t).case_by_external_id, {"_channel": channel, "_external_id": external_id}
-    ).first()
+    return FAST.first(
+        conn, stmts(t).case_by_external_id, {"_channel": channel, "_external_id": external_id}
+    )
 
 
 def get_case_row(conn: sa.Connection, t: Tables, case_id: int) -> Any | None:
-    return conn.execute(stmts(t).get_case, {"_id": case_id}).first()
+    return FAST.first(conn, stmts(t).get_case, {"_id": case_id})
 
 
 def update_case(
@@ -158,18 +161,18 @@ def update_case(
         "_id": case_id,
         "_expected": expected_version,
     }
-    return conn.execute(stmts(t).update_case, params).rowcount == 1
+    return bool(FAST.execute(conn, stmts(t).update_case, params).rowcount == 1)
 
 
 def set_case_fields(
     conn: sa.Connection, t: Tables, case_id: int, values: Mapping[str, Any]
 ) -> None:
     """Update columns of a case without the version check (the caller holds the row)."""
-    conn.execute(stmts(t).set_case, {**values, "_id": case_id})
+    FAST.execute(conn, stmts(t).set_case, {**values, "_id": case_id})
 
 
 def current_version(conn: sa.Connection, t: Tables, case_id: int) -> int | None:
-    v = conn.execute(stmts(t).case_version, {"_id": case_id}).scalar()
+    v = FAST.scalar(conn, stmts(t).case_version, {"_id": case_id})
     return None if v is None else int(v)
 
 
@@ -208,11 +211,11 @@ def build_event(
 
 
 def insert_event(conn: sa.Connection, t: Tables, row: Mapping[str, Any]) -> None:
-    conn.execute(stmts(t).insert_event, dict(row))
+    FAST.execute(conn, stmts(t).insert_event, row)
 
 
 def case_events(conn: sa.Connection, t: Tables, case_id: int) -> list[Event]:
-    rows = conn.execute(stmts(t).case_events, {"_id": case_id})
+    rows = FAST.all(conn, stmts(t).case_events, {"_id": case_id})
     return [event_from_row(r) for r in rows]
 
 
@@ -238,7 +241,7 @@ def outbox_row(
 def insert_outbox_rows(conn: sa.Connection, t: Tables, rows: Sequence[Mapping[str, Any]]) -> None:
     """Queue hook notifications; a row whose key is already queued is left as it is."""
     if rows:
-        conn.execute(stmts(t).insert_outbox(conn.dialect.name), list(rows))
+        FAST.executemany(conn, stmts(t).insert_outbox(conn.dialect.name), list(rows))
 
 
 def insert_outbox(

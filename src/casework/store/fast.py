@@ -1,0 +1,135 @@
+"""Running casework's hot, prepared statements straight on the DBAPI cursor.
+
+A command runs about eight small statements; SQLAlchemy's per-execution machinery (execution
+context, cache-key lookup, result metadata, event dispatch) costs several times what SQLite
+spends executing them. Here SQLAlchemy still compiles each statement — once per dialect and set
+of parameter names — and its own bind and result processors still convert every value, so the
+rows and the SQL are exactly those ``Connection.execute`` would give; only the per-call overhead
+goes. The cursor belongs to the same connection, inside the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.dml import Insert, Update
+
+
+class FastRow:
+    """A result row: ``row.column`` and ``row._mapping["column"]``, like SQLAlchemy's."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class _Prepared:
+    __slots__ = ("binds", "compiled", "dialect", "names", "positional", "results", "sql")
+
+    def __init__(self, stmt: Any, dialect: sa.Dialect, keys: Sequence[str] | None) -> None:
+        kw: dict[str, Any] = {}
+        if isinstance(stmt, Insert | Update) and keys is not None:
+            kw["column_keys"] = [k for k in keys if not k.startswith("_")]
+        compiled = stmt.compile(dialect=dialect, **kw)
+        self.compiled = compiled
+        self.sql = str(compiled)
+        if "POSTCOMPILE" in self.sql:
+            raise ValueError(f"statement needs render-time expansion: {self.sql[:80]}")
+        self.positional: Sequence[str] | None = compiled.positiontup
+        self.binds: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        self.names: list[str] = [rc.keyname for rc in compiled._result_columns]
+        self.results: list[Callable[[Any], Any] | None] | None = None
+        self.dialect = dialect
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        try:
+            bound = {name: values[name] for name in self.compiled.binds}
+        except KeyError:
+            # Binds with values of their own (literals in the statement): let SQLAlchemy fill.
+            bound = self.compiled.construct_params(dict(values))
+        for name, proc in self.binds.items():
+            value = bound.get(name)
+            if value is not None:
+                bound[name] = proc(value)
+        if self.positional is not None:
+            return [bound[name] for name in self.positional]
+        return bound
+
+    def rows(self, cursor: Any) -> Iterator[FastRow]:
+        results = self.results
+        if results is None:
+            # Some result processors depend on the driver's column type (PostgreSQL NUMERIC):
+            # build them from the first cursor's description; a statement's types never change.
+            columns = self.compiled._result_columns
+            results = self.results = [
+                rc.type._cached_result_processor(self.dialect, desc[1])
+                for rc, desc in zip(columns, cursor.description, strict=True)
+            ]
+        names = self.names
+        for raw in cursor.fetchall():
+            yield FastRow(
+                {
+                    n: (p(v) if p is not None and v is not None else v)
+                    for n, p, v in zip(names, results, raw, strict=True)
+                }
+            )
+
+
+class FastExecutor:
+    """Per-dialect cache of prepared statements, and the calls that run them."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, str, tuple[str, ...]], tuple[Any, _Prepared]] = {}
+
+    def _prepare(self, conn: sa.Connection, stmt: Any, keys: Sequence[str]) -> _Prepared:
+        ident = (id(stmt), conn.dialect.name, tuple(keys))
+        hit = self._cache.get(ident)
+        if hit is None or hit[0] is not stmt:
+            hit = self._cache[ident] = (stmt, _Prepared(stmt, conn.dialect, keys))
+        return hit[1]
+
+    @staticmethod
+    def _cursor(conn: sa.Connection) -> Any:
+        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def execute(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> Any:
+        """Run one statement; returns the DBAPI cursor (``rowcount``, ``fetchone``)."""
+        prepared = self._prepare(conn, stmt, sorted(values))
+        cursor = self._cursor(conn)
+        cursor.execute(prepared.sql, prepared.params(values))
+        return cursor
+
+    def executemany(
+        self, conn: sa.Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Run one statement for each of ``rows`` (all with the same keys)."""
+        if not rows:
+            return
+        prepared = self._prepare(conn, stmt, sorted(rows[0]))
+        self._cursor(conn).executemany(prepared.sql, [prepared.params(r) for r in rows])
+
+    def all(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> list[FastRow]:
+        prepared = self._prepare(conn, stmt, sorted(values))
+        cursor = self._cursor(conn)
+        cursor.execute(prepared.sql, prepared.params(values))
+        return list(prepared.rows(cursor))
+
+    def first(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> FastRow | None:
+        rows = self.all(conn, stmt, values)
+        return rows[0] if rows else None
+
+    def scalar(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> Any:
+        row = self.first(conn, stmt, values)
+        return None if row is None else next(iter(row._mapping.values()))
+
+
+FAST = FastExecutor()
