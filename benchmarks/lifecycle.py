@@ -227,11 +227,8 @@ _CLOSE_DEADLINE = (
 )
 _SELECT_CASE = "SELECT * FROM cases WHERE id = ?"
 _SELECT_ACTIVE = (
-    "SELECT * FROM deadlines WHERE case_id = ? AND status IN ('running', 'paused', 'breached')"
-    " ORDER BY id"
-)
-_SELECT_OPEN_VISITS = (
-    "SELECT * FROM followups WHERE case_id = ? AND status IN ('scheduled', 'due') ORDER BY id"
+    "SELECT * FROM deadlines WHERE case_id = ?"
+    " AND (status = 'running' OR status = 'paused' OR status = 'breached') ORDER BY id"
 )
 _CLOCK_DATA = json.dumps({"fired": [], "pauses": [], "legal_basis": None, "basis": "policy"})
 _PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000")
@@ -254,6 +251,7 @@ class RawApproach:
         "archive": ("feedback", "archived", frozenset({"supervisor", "system"})),
     }
     STOPS: ClassVar[dict[str, str]] = {"accept": "acceptance", "respond": "handling"}
+    CLOCK_STEPS = frozenset({"accept", "respond", "archive"})
     FINALS = frozenset({"archived", "rejected", "withdrawn", "transferred"})
 
     def __init__(self, path: Path, workflows: Path) -> None:
@@ -307,7 +305,6 @@ class RawApproach:
                 (*event[:7], '["system"]', json.dumps(data), ts, ts, "", digest),
             )
             c.execute("UPDATE cases SET head_hash = ? WHERE id = ?", (digest, case_id))
-            c.execute(_SELECT_CASE, (case_id,)).fetchone()
             key = f"case:{case_id}:opened"
             payload = {
                 "idempotency_key": key,
@@ -381,7 +378,13 @@ class RawApproach:
             }
             self._outbox(key, "case.transitioned", case_id, payload, ts)
             dl = self.clock_col
-            active = {r[dl["clock"]]: r for r in c.execute(_SELECT_ACTIVE, (case_id,))}
+            # casework reads the case's clocks only for steps that can affect one (accept stops
+            # acceptance and starts handling, respond stops handling, archive closes the case).
+            active = (
+                {r[dl["clock"]]: r for r in c.execute(_SELECT_ACTIVE, (case_id,))}
+                if trigger in self.CLOCK_STEPS
+                else {}
+            )
             stopped = active.get(self.STOPS.get(trigger, ""))
             if stopped is not None:
                 data = json.loads(stopped[dl["data"]])
@@ -390,9 +393,6 @@ class RawApproach:
                 c.execute(_CLOSE_DEADLINE, (status, ts, json.dumps(data), stopped[dl["id"]]))
             if trigger == "accept":
                 self._start_clock(case_id, "handling", at)
-            if dest in self.FINALS:
-                # casework looks for open follow-up visits to cancel when a case closes.
-                c.execute(_SELECT_OPEN_VISITS, (case_id,)).fetchall()
         except BaseException:
             c.execute("ROLLBACK")
             raise

@@ -196,6 +196,7 @@ class DeadlineManager:
         self.engine = engine
         self.calendars = calendars
         self._cal_cache: dict[tuple[str, str], Calendar] = {}
+        self._concerns: dict[tuple[str, int, str, str, str], bool] = {}
         self._s = q.stmts(engine.store.tables)
         self._listeners: list[Any] = []
         for spec in engine.workflows.all():
@@ -369,7 +370,7 @@ class DeadlineManager:
         data: Mapping[str, Any],
         at: dt.datetime,
     ) -> None:
-        if not spec.clocks:
+        if not spec.clocks or not self._concerns_clocks(spec, transition.trigger, before, after):
             return
         trigger = transition.trigger
         rows = {r._mapping["clock"]: r for r in self._active_rows(conn, after.id)}
@@ -408,6 +409,28 @@ class DeadlineManager:
                 and m["status"] == "paused"
             ):
                 self._resume(conn, spec, clock, m, at, f"resumed by {trigger}")
+
+    def _concerns_clocks(self, spec: WorkflowSpec, trigger: str, before: Case, after: Case) -> bool:
+        """Whether a step can start, stop, pause, resume, restart or cancel any clock — if not,
+        the command need not read the case's clocks at all. Decided once per kind of step."""
+        key = (spec.name, spec.version, trigger, before.state, after.state)
+        hit = self._concerns.get(key)
+        if hit is None:
+            entered = after.state != before.state
+            hit = any(
+                trigger in (*c.start_triggers, *c.stop_triggers, *c.restart_triggers)
+                or (
+                    entered
+                    and (
+                        after.state in (*c.start_states, *c.stop_states, *c.pause_states)
+                        or before.state in c.pause_states
+                        or after.state in spec.finals
+                    )
+                )
+                for c in spec.clocks
+            )
+            self._concerns[key] = hit
+        return hit
 
     def _active_rows(self, conn: sa.Connection, case_id: int) -> list[Any]:
         return FAST.all(conn, self._s.active_deadlines, {"_case_id": case_id})

@@ -289,7 +289,7 @@ class Engine:
             )
             q.insert_event(conn, t, event)
             q.set_case_fields(conn, t, case_id, {"head_hash": event["hash"]})
-            case = q.case_from_row(q.get_case_row(conn, t, case_id))
+            case = _case_from_values(case_id, values)
             payload = hk.CaseOpened(
                 idempotency_key=f"case:{case_id}:opened",
                 case_id=case_id,
@@ -709,6 +709,16 @@ class Engine:
     def _tz_of(self, workflow: str) -> ZoneInfo:
         versions = self.workflows.versions(workflow)
         return ZoneInfo(versions[-1].timezone)
+
+
+def _case_from_values(case_id: int, values: Mapping[str, Any]) -> Case:
+    """The case just inserted, from the values written (no read-back)."""
+    fields = {k: v for k, v in values.items() if k in _CASE_FIELDS}
+    return Case(
+        id=case_id,
+        complainant=Complainant(values["complainant_name"], values["complainant_contact"]),
+        **fields,
+    )
 
 
 def _calendar_dirs() -> list[str]:

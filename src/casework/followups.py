@@ -198,6 +198,8 @@ class FollowUpManager:
         data: Mapping[str, Any],
         at: dt.datetime,
     ) -> None:
+        if not spec.followups:
+            return
         for policy in spec.followups:
             if transition.trigger in policy.after_triggers:
                 self._schedule(conn, spec, policy, after, at)

@@ -8,6 +8,7 @@ compiles one state machine per spec and pins every case to the spec it started u
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -216,15 +217,15 @@ class WorkflowSpec:
     def key(self) -> tuple[str, int]:
         return (self.name, self.version)
 
-    @property
+    @functools.cached_property
     def initial(self) -> str:
         return next(s.name for s in self.states.values() if s.initial)
 
-    @property
+    @functools.cached_property
     def finals(self) -> frozenset[str]:
         return frozenset(s.name for s in self.states.values() if s.final)
 
-    @property
+    @functools.cached_property
     def triggers(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for t in self.transitions:

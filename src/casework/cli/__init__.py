@@ -7,7 +7,10 @@ from casework.cli import (  # noqa: F401
     calendar_cmds,
     case_cmds,
     deadline_cmds,
+    demo_cmds,
     followup_cmds,
+    import_cmds,
+    report_cmds,
     workflow_cmds,
 )
 from casework.cli.app import main

@@ -10,11 +10,26 @@ goes. The cursor belongs to the same connection, inside the same transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.dml import Insert, Update
+
+from casework.store.schema import UTCDateTime
+
+
+def _sqlite_instant(value: dt.datetime) -> str:
+    """What ``UTCDateTime`` + SQLAlchemy's SQLite ``DATETIME`` store, in one step: naive UTC
+    text with microseconds (``2026-05-06 01:00:00.000000``), so comparisons in SQL hold."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+    v = value.astimezone(dt.UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    )
 
 
 class FastRow:
@@ -46,6 +61,10 @@ class _Prepared:
             raise ValueError(f"statement needs render-time expansion: {self.sql[:80]}")
         self.positional: Sequence[str] | None = compiled.positiontup
         self.binds: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        if dialect.name == "sqlite":
+            for name, bind in compiled.binds.items():
+                if isinstance(bind.type, UTCDateTime):
+                    self.binds[name] = _sqlite_instant
         self.names: list[str] = [rc.keyname for rc in compiled._result_columns]
         self.results: list[Callable[[Any], Any] | None] | None = None
         self.dialect = dialect
@@ -99,7 +118,12 @@ class FastExecutor:
 
     @staticmethod
     def _cursor(conn: sa.Connection) -> Any:
-        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # One cursor per DBAPI connection, kept in SQLAlchemy's per-connection info dict.
+        info = conn.connection.info
+        cursor = info.get("casework_cursor")
+        if cursor is None:
+            cursor = info["casework_cursor"] = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return cursor
 
     def execute(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> Any:
         """Run one statement; returns the DBAPI cursor (``rowcount``, ``fetchone``)."""

@@ -1,0 +1,1464 @@
+"""Import historical cases from CSV files, described by a YAML column mapping.
+
+Imported cases are written in bulk — one transaction per batch of rows, ``executemany`` for the
+cases, their audit events and their ``resolution`` clock rows — not through
+:meth:`~casework.Engine.intake` and :meth:`~casework.Engine.fire` per row, which would cost a
+transaction and the whole deadline machinery per case. The rows written are what the engine
+would hold for such a case:
+
+* a ``cases`` row in the workflow's initial state, or in the mapping's ``closed_state`` (or the
+  final state a status value names) when the record is closed, pinned to the workflow version in
+  force on the local receipt date;
+* an ``opened`` event and, for a closed case, an ``imported`` event moving it to its final state
+  at its real closing time, hash-chained with :func:`casework.audit.event_hash`, so
+  ``casework audit verify`` passes on imported data;
+* one ``deadlines`` row for clock ``resolution`` when the record has a target time: ``met`` when
+  closed at or before the target, ``breached`` when closed after it or still open with the
+  target at or before the import's *as-of* instant, ``running`` otherwise. These rows carry no
+  ``fire_at``: the deadline worker never acts on imported clocks.
+
+Re-running an import writes nothing twice: rows whose ``(channel, external_id)`` already exists
+are skipped (one ``SELECT ... IN`` per batch). Bad rows are reported with their line number and
+skipped; the rest of the batch is written. The mapping format is documented in
+``docs/import.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+import sqlalchemy as sa
+import yaml
+
+from casework.audit import GENESIS
+from casework.clock import ensure_aware
+from casework.errors import DefinitionError, Problem, WorkflowNotFound
+from casework.store import queries as q
+
+if TYPE_CHECKING:
+    from casework.engine import Engine
+    from casework.spec import WorkflowSpec
+
+__all__ = [
+    "BadRow",
+    "ImportMapping",
+    "ImportReport",
+    "ValueMap",
+    "import_csv",
+    "load_mapping",
+    "parse_mapping",
+]
+
+log = logging.getLogger("casework.importing")
+
+UTC = dt.UTC
+IMPORT_ACTOR = "import"
+IMPORT_ROLES = ("system",)
+RESOLUTION_CLOCK = "resolution"
+BATCH_SIZE = 1000
+_THREADED = True
+MAX_BAD_ROWS_KEPT = 1000
+
+# Fields a column can fill directly, with the longest text the store accepts.
+TEXT_FIELDS: dict[str, int] = {
+    "summary": 10_000,
+    "description": 100_000,
+    "respondent": 300,
+    "product": 300,
+    "department": 100,
+    "complainant_name": 200,
+    "complainant_contact": 200,
+    "remedy": 10_000,
+}
+TIME_FIELDS = ("received_at", "closed_at", "due_at")
+SIMPLE_FIELDS = ("external_id", *TIME_FIELDS, "amount", *TEXT_FIELDS)
+MAPPED_FIELDS = ("channel", "category", "status")
+OPEN = "open"
+CLOSED = "closed"
+
+ClosedBeforeReceived = Literal["reject", "clamp", "keep"]
+BeforeFirstVersion = Literal["earliest", "reject"]
+
+
+# ---------------------------------------------------------------------------- the mapping
+
+
+@attrs.frozen
+class ValueMap:
+    """How one column's raw text becomes a value: exact ``values`` first (compared after
+    trimming, case-insensitively), then the first ``match`` rule one of whose words the text
+    contains (case-insensitive), then ``default``. ``None`` when nothing applies."""
+
+    column: str | None
+    values: Mapping[str, str] = attrs.field(factory=dict)
+    match: tuple[tuple[tuple[str, ...], str], ...] = ()
+    default: str | None = None
+
+    def outputs(self) -> set[str]:
+        out = set(self.values.values()) | {v for _, v in self.match}
+        if self.default is not None:
+            out.add(self.default)
+        return out
+
+    def lookup(self, raw: str) -> str | None:
+        key = raw.strip().casefold()
+        if not key:
+            return self.default
+        found = self._exact.get(key)
+        if found is not None:
+            return found
+        for words, value in self.match:
+            if any(w in key for w in words):
+                return value
+        return self.default
+
+    @functools.cached_property
+    def _exact(self) -> dict[str, str]:
+        return {k.strip().casefold(): v for k, v in self.values.items()}
+
+
+@attrs.frozen
+class ImportMapping:
+    """A parsed mapping file (see ``docs/import.md``)."""
+
+    workflow: str
+    columns: Mapping[str, str]
+    channel: ValueMap
+    category: ValueMap | None = None
+    status: ValueMap | None = None
+    data: Mapping[str, str] = attrs.field(factory=dict)
+    timezone: str = "UTC"
+    time_formats: tuple[str, ...] = ("iso",)
+    closed_state: str = "archived"
+    as_of: dt.datetime | None = None
+    source: str | None = None
+    skip_until_header: str | None = None
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+    closed_before_received: ClosedBeforeReceived = "reject"
+    before_first_version: BeforeFirstVersion = "earliest"
+    path: str = "<mapping>"
+
+    def required_columns(self) -> list[tuple[str, str]]:
+        """``(where in the mapping, column name)`` for every column the mapping reads."""
+        out = [(f"columns.{k}", v) for k, v in self.columns.items()]
+        for name in MAPPED_FIELDS:
+            vm: ValueMap | None = getattr(self, name)
+            if vm is not None and vm.column is not None:
+                out.append((f"columns.{name}.column", vm.column))
+        out += [(f"data.{k}", v) for k, v in self.data.items()]
+        return out
+
+
+class _Checker:
+    """Collects every problem of a mapping file with its line."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str, node: yaml.Node | None = None) -> None:
+        line = int(node.start_mark.line) + 1 if node is not None else None
+        self.problems.append(Problem(path, message, line, self.source))
+
+    def mapping(self, node: yaml.Node, path: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.add(path, "expected a mapping", node)
+            return None
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for k, v in node.value:
+            out[str(k.value)] = (k, v)
+        return out
+
+    def text(self, node: yaml.Node, path: str, *, allow_null: bool = False) -> str | None:
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag.endswith(":null") and allow_null:
+                return None
+            if not node.tag.endswith(":null"):
+                return str(node.value)
+        self.add(path, "expected text", node)
+        return None
+
+    def unknown(
+        self, found: Mapping[str, tuple[yaml.Node, yaml.Node]], allowed: Sequence[str], path: str
+    ) -> None:
+        import difflib
+
+        for key, (knode, _) in found.items():
+            if key not in allowed:
+                close = difflib.get_close_matches(key, list(allowed), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.add(
+                    f"{path}{key}" if not path else f"{path}.{key}",
+                    f"unknown key{hint}; allowed: {', '.join(allowed)}",
+                    knode,
+                )
+
+
+_TOP_KEYS = (
+    "workflow",
+    "source",
+    "timezone",
+    "time_format",
+    "closed_state",
+    "as_of",
+    "skip_until_header",
+    "delimiter",
+    "encoding",
+    "columns",
+    "data",
+    "bad_rows",
+)
+_BAD_ROW_KEYS = ("closed_before_received", "before_first_version")
+_VALUE_MAP_KEYS = ("column", "values", "match", "default")
+
+
+def _value_map(c: _Checker, node: yaml.Node, path: str) -> ValueMap | None:
+    if isinstance(node, yaml.ScalarNode):
+        column = c.text(node, path)
+        return None if column is None else ValueMap(column)
+    m = c.mapping(node, path)
+    if m is None:
+        return None
+    c.unknown(m, _VALUE_MAP_KEYS, path)
+    column = c.text(m["column"][1], f"{path}.column") if "column" in m else None
+    values: dict[str, str] = {}
+    if "values" in m:
+        vm = c.mapping(m["values"][1], f"{path}.values")
+        for key, (_, vnode) in (vm or {}).items():
+            v = c.text(vnode, f"{path}.values.{key}")
+            if v is not None:
+                values[key] = v
+    rules: list[tuple[tuple[str, ...], str]] = []
+    if "match" in m:
+        seq = m["match"][1]
+        if not isinstance(seq, yaml.SequenceNode):
+            c.add(f"{path}.match", "expected a list of {contains: [...], value: ...}", seq)
+        else:
+            for i, item in enumerate(seq.value):
+                where = f"{path}.match[{i}]"
+                im = c.mapping(item, where)
+                if im is None:
+                    continue
+                c.unknown(im, ("contains", "value"), where)
+                words: list[str] = []
+                if "contains" in im:
+                    wnode = im["contains"][1]
+                    items = wnode.value if isinstance(wnode, yaml.SequenceNode) else [wnode]
+                    for w in items:
+                        t = c.text(w, f"{where}.contains")
+                        if t:
+                            words.append(t.casefold())
+                if not words:
+                    c.add(where, "needs contains: [words...]", item)
+                value = c.text(im["value"][1], f"{where}.value") if "value" in im else None
+                if "value" not in im:
+                    c.add(where, "needs value:", item)
+                if words and value is not None:
+                    rules.append((tuple(words), value))
+    default = (
+        c.text(m["default"][1], f"{path}.default", allow_null=True) if "default" in m else None
+    )
+    if column is None and default is None:
+        c.add(path, "needs column: (or a default: for every row)", node)
+    return ValueMap(column, values, tuple(rules), default)
+
+
+def parse_mapping(text: str, source: str = "<mapping>") -> ImportMapping:
+    """Parse and check a mapping document; every problem is reported at once
+    (:class:`~casework.errors.DefinitionError` with lines)."""
+    c = _Checker(source)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = int(mark.line) + 1 if mark is not None else None
+        raise DefinitionError(
+            source, [Problem("", f"not valid YAML: {exc}", line, source)]
+        ) from None
+    if root is None:
+        raise DefinitionError(source, [Problem("", "the mapping file is empty", None, source)])
+    top = c.mapping(root, "")
+    if top is None:
+        raise DefinitionError(source, c.problems)
+    c.unknown(top, _TOP_KEYS, "")
+
+    def scalar(key: str, *, allow_null: bool = False) -> str | None:
+        return c.text(top[key][1], key, allow_null=allow_null) if key in top else None
+
+    workflow = scalar("workflow")
+    if "workflow" not in top:
+        c.add("workflow", "required: the workflow imported cases join", root)
+    tz = scalar("timezone") or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.add("timezone", f"unknown time zone {tz!r} (e.g. America/New_York)", top["timezone"][1])
+    formats: tuple[str, ...] = ("iso",)
+    if "time_format" in top:
+        fnode = top["time_format"][1]
+        items = fnode.value if isinstance(fnode, yaml.SequenceNode) else [fnode]
+        formats = tuple(t for t in (c.text(n, "time_format") for n in items) if t)
+        if not formats:
+            formats = ("iso",)
+    as_of: dt.datetime | None = None
+    as_of_text = scalar("as_of", allow_null=True)
+    if as_of_text not in (None, "file_max"):
+        try:
+            parsed = dt.datetime.fromisoformat(str(as_of_text))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=ZoneInfo(tz))
+            as_of = parsed.astimezone(UTC)
+        except (ValueError, ZoneInfoNotFoundError):
+            c.add("as_of", f"{as_of_text!r} is not an ISO time or 'file_max'", top["as_of"][1])
+
+    columns: dict[str, str] = {}
+    channel: ValueMap | None = None
+    category: ValueMap | None = None
+    status: ValueMap | None = None
+    if "columns" not in top:
+        c.add("columns", "required: which column fills which field", root)
+    else:
+        cm = c.mapping(top["columns"][1], "columns") or {}
+        c.unknown(cm, (*SIMPLE_FIELDS, *MAPPED_FIELDS), "columns")
+        for key, (_, vnode) in cm.items():
+            where = f"columns.{key}"
+            if key == "channel":
+                channel = _value_map(c, vnode, where)
+            elif key == "category":
+                category = _value_map(c, vnode, where)
+            elif key == "status":
+                status = _value_map(c, vnode, where)
+            elif key in SIMPLE_FIELDS:
+                col = c.text(vnode, where)
+                if col is not None:
+                    columns[key] = col
+        for need in ("external_id", "received_at"):
+            if need not in cm:
+                c.add(f"columns.{need}", "required", top["columns"][1])
+        if "channel" not in cm:
+            c.add(
+                "columns.channel",
+                "required (a column with a value map, or default:)",
+                top["columns"][1],
+            )
+    data: dict[str, str] = {}
+    if "data" in top:
+        for key, (_, vnode) in (c.mapping(top["data"][1], "data") or {}).items():
+            col = c.text(vnode, f"data.{key}")
+            if col is not None:
+                data[key] = col
+    closed_before: str = "reject"
+    before_first: str = "earliest"
+    if "bad_rows" in top:
+        bm = c.mapping(top["bad_rows"][1], "bad_rows") or {}
+        c.unknown(bm, _BAD_ROW_KEYS, "bad_rows")
+        if "closed_before_received" in bm:
+            closed_before = c.text(bm["closed_before_received"][1], "bad_rows") or "reject"
+            if closed_before not in ("reject", "clamp", "keep"):
+                c.add(
+                    "bad_rows.closed_before_received",
+                    "expected reject, clamp or keep",
+                    bm["closed_before_received"][1],
+                )
+        if "before_first_version" in bm:
+            before_first = c.text(bm["before_first_version"][1], "bad_rows") or "earliest"
+            if before_first not in ("earliest", "reject"):
+                c.add(
+                    "bad_rows.before_first_version",
+                    "expected earliest or reject",
+                    bm["before_first_version"][1],
+                )
+    delimiter = scalar("delimiter") or ","
+    if len(delimiter) != 1:
+        c.add("delimiter", "expected one character", top["delimiter"][1])
+    if c.problems:
+        raise DefinitionError(source, c.problems)
+    assert workflow is not None and channel is not None
+    return ImportMapping(
+        workflow=workflow,
+        columns=columns,
+        channel=channel,
+        category=category,
+        status=status,
+        data=data,
+        timezone=tz,
+        time_formats=formats,
+        closed_state=scalar("closed_state") or "archived",
+        as_of=as_of,
+        source=scalar("source"),
+        skip_until_header=scalar("skip_until_header", allow_null=True),
+        delimiter=delimiter,
+        encoding=scalar("encoding") or "utf-8-sig",
+        closed_before_received=closed_before,  # type: ignore[arg-type]
+        before_first_version=before_first,  # type: ignore[arg-type]
+        path=source,
+    )
+
+
+def load_mapping(path: str | Path) -> ImportMapping:
+    """Read and check a mapping file."""
+    p = Path(path)
+    return parse_mapping(p.read_text(encoding="utf-8"), str(p))
+
+
+def _check_against(mapping: ImportMapping, spec: WorkflowSpec) -> None:
+    """The mapping's outputs must be values the workflow knows."""
+    problems: list[Problem] = []
+    src = mapping.path
+
+    def bad(path: str, message: str) -> None:
+        problems.append(Problem(path, message, None, src))
+
+    finals = set(spec.finals)
+    if mapping.closed_state not in finals:
+        bad(
+            "closed_state",
+            f"{mapping.closed_state!r} is not a final state of {spec.name} "
+            f"(final states: {', '.join(sorted(finals))})",
+        )
+    if spec.channels:
+        for v in sorted(mapping.channel.outputs() - set(spec.channels)):
+            bad(
+                "columns.channel",
+                f"{v!r} is not a channel of {spec.name} ({', '.join(spec.channels)})",
+            )
+    if mapping.category is not None and spec.categories:
+        for v in sorted(mapping.category.outputs() - set(spec.categories)):
+            bad(
+                "columns.category",
+                f"{v!r} is not a category of {spec.name} ({', '.join(spec.categories)})",
+            )
+    if mapping.status is not None:
+        for v in sorted(mapping.status.outputs() - {OPEN, CLOSED} - finals):
+            bad(
+                "columns.status",
+                f"{v!r}: a status maps to open, closed or a final state "
+                f"({', '.join(sorted(finals))})",
+            )
+    if problems:
+        raise DefinitionError(src, problems)
+
+
+# ---------------------------------------------------------------------------- the report
+
+
+@attrs.frozen
+class BadRow:
+    """A row that was skipped: its 1-based line in the file and why."""
+
+    line: int
+    reason: str
+    external_id: str | None = None
+
+
+@attrs.frozen
+class ImportReport:
+    """What one :func:`import_csv` run did. ``seconds`` is wall time."""
+
+    file: str
+    workflow: str
+    rows: int
+    created: int
+    existing: int
+    duplicates: int
+    bad: int
+    bad_rows: tuple[BadRow, ...]
+    closed: int
+    clamped: int
+    pinned_to_earliest: int
+    deadlines: Mapping[str, int]
+    by_channel: Mapping[str, int]
+    as_of: dt.datetime | None
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "workflow": self.workflow,
+            "rows": self.rows,
+            "created": self.created,
+            "existing": self.existing,
+            "duplicates": self.duplicates,
+            "bad": self.bad,
+            "bad_rows": [attrs.asdict(b) for b in self.bad_rows],
+            "closed": self.closed,
+            "clamped": self.clamped,
+            "pinned_to_earliest": self.pinned_to_earliest,
+            "deadlines": dict(self.deadlines),
+            "by_channel": dict(self.by_channel),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 1),
+        }
+
+
+class _BadValue(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+_DIRECTIVES = {
+    "Y": r"(\d{4})",
+    "m": r"(\d{1,2})",
+    "d": r"(\d{1,2})",
+    "H": r"(\d{1,2})",
+    "M": r"(\d{1,2})",
+    "S": r"(\d{1,2})",
+    "f": r"(\d{1,6})",
+}
+_ORDER = "YmdHMSf"
+# Formats datetime.fromisoformat reads exactly (it is ~20x faster than a regex).
+_ISO_SHAPED = frozenset(
+    {
+        "%Y-%m-%d",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S.%f",
+        "%Y-%m-%dT%H:%M:%S.%f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    }
+)
+
+
+def _iso_shaped(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    if value.tzinfo is not None:
+        raise ValueError(text)  # the format has no offset
+    return value
+
+
+def _sortable(formats: tuple[str, ...]) -> bool:
+    """Whether texts in these formats sort like the instants they name (fixed-width,
+    most significant first), so the latest can be found without parsing every value."""
+    return all(f in _ISO_SHAPED for f in formats)
+
+
+def _compile_format(fmt: str) -> Callable[[str], dt.datetime] | None:
+    """A fast parser for strptime formats made of %Y %m %d %H %M %S %f and literals (strptime
+    costs ~10 us a call; an import parses up to three times per row). ``None`` when the format
+    uses anything else."""
+    import re
+
+    pattern: list[str] = []
+    fields: list[str] = []
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%":
+            if i + 1 >= len(fmt) or fmt[i + 1] not in _DIRECTIVES or fmt[i + 1] in fields:
+                return None
+            pattern.append(_DIRECTIVES[fmt[i + 1]])
+            fields.append(fmt[i + 1])
+            i += 2
+        else:
+            pattern.append(re.escape(ch))
+            i += 1
+    if not {"Y", "m", "d"} <= set(fields):
+        return None
+    if fmt in _ISO_SHAPED:
+        return _iso_shaped
+    match = re.compile("".join(pattern) + r"\Z").match
+    slots = [_ORDER.index(f) for f in fields]
+
+    def parse(text: str) -> dt.datetime:
+        found = match(text)
+        if found is None:
+            raise ValueError(text)
+        parts = [0, 0, 0, 0, 0, 0, 0]
+        for slot, value in zip(slots, found.groups(), strict=True):
+            parts[slot] = int(value.ljust(6, "0")) if slot == 6 else int(value)
+        y, mo, d, h, mi, sec, us = parts
+        return dt.datetime(y, mo, d, h, mi, sec, us)
+
+    return parse
+
+
+def _time_parser(formats: tuple[str, ...], tz: str) -> Callable[[str], dt.datetime]:
+    """``text -> aware UTC datetime``; naive texts are local times in ``tz`` (an ambiguous or
+    skipped local time takes the offset in force before the change, ``fold=0``). Raises
+    ``ValueError``. Cached: date-only columns repeat a lot."""
+    zone = ZoneInfo(tz)
+    parsers: list[Callable[[str], dt.datetime]] = []
+    for fmt in formats:
+        if fmt == "iso":
+            parsers.append(dt.datetime.fromisoformat)
+        else:
+            fast = _compile_format(fmt)
+            parsers.append(
+                fast
+                if fast is not None
+                else functools.partial(lambda f, text: dt.datetime.strptime(text, f), fmt)
+            )
+    shown = " or ".join("ISO 8601" if f == "iso" else f for f in formats)
+
+    def one(text: str) -> dt.datetime:
+        for parse in parsers:
+            try:
+                value = parse(text)
+            except ValueError:
+                continue
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=zone)
+            return value.astimezone(UTC)
+        raise ValueError(f"{text!r} is not a time ({shown})")
+
+    if all(f == "iso" or f in _ISO_SHAPED for f in formats):
+        return one  # already fast; a cache of mostly unique texts would only cost
+    return functools.lru_cache(maxsize=65_536)(one)
+
+
+def _open_rows(path: Path, mapping: ImportMapping) -> tuple[Any, list[str], int]:
+    """Open the file positioned after its header; returns (file, header, header line)."""
+    f = path.open(encoding=mapping.encoding, newline="")
+    try:
+        line_no = 0
+        wanted = mapping.skip_until_header
+        while True:
+            line = f.readline()
+            if not line:
+                raise DefinitionError(
+                    mapping.path,
+                    [
+                        Problem(
+                            "skip_until_header",
+                            f"no header line starting with {wanted!r} in {path}"
+                            if wanted
+                            else f"{path} is empty",
+                            None,
+                            mapping.path,
+                        )
+                    ],
+                )
+            line_no += 1
+            if wanted is None or line.lstrip("\ufeff").startswith(wanted):
+                break
+        header = next(csv.reader([line], delimiter=mapping.delimiter))
+        header = [h.strip().lstrip("\ufeff") for h in header]
+        return f, header, line_no
+    except BaseException:
+        f.close()
+        raise
+
+
+def _counted(f: Any, counter: list[int]) -> Iterator[str]:
+    for line in f:
+        counter[0] += len(line)
+        yield line
+
+
+@attrs.define
+class _Plan:
+    """Column indexes and settings resolved against one file's header."""
+
+    idx: dict[str, int]
+    channel_idx: int | None
+    category_idx: int | None
+    status_idx: int | None
+    text_idx: list[tuple[str, int, int]]
+    data_idx: list[tuple[str, int]]
+    width: int
+
+
+def _plan(mapping: ImportMapping, header: list[str]) -> _Plan:
+    pos = {h: i for i, h in enumerate(header)}
+    problems = []
+    for where, col in mapping.required_columns():
+        if col not in pos:
+            import difflib
+
+            close = difflib.get_close_matches(col, header, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                Problem(
+                    where, f"column {col!r} is not in the file's header{hint}", None, mapping.path
+                )
+            )
+    if problems:
+        raise DefinitionError(mapping.path, problems)
+
+    def column_of(vm: ValueMap | None) -> int | None:
+        return None if vm is None or vm.column is None else pos[vm.column]
+
+    idx = {k: pos[v] for k, v in mapping.columns.items()}
+    data_idx = [(_js(k), pos[v]) for k, v in mapping.data.items()]
+    special = [column_of(mapping.channel), column_of(mapping.category), column_of(mapping.status)]
+    used = [*idx.values(), *(i for _, i in data_idx), *(i for i in special if i is not None)]
+    return _Plan(
+        idx=idx,
+        channel_idx=special[0],
+        category_idx=special[1],
+        status_idx=special[2],
+        text_idx=[(f, idx[f], limit) for f, limit in TEXT_FIELDS.items() if f in idx],
+        data_idx=data_idx,
+        width=max(used) + 1,
+    )
+
+
+def _scan_max_time(
+    path: Path, mapping: ImportMapping, parse: Callable[[str], dt.datetime]
+) -> dt.datetime | None:
+    """The latest received/closed/target time in the file (the default as-of)."""
+    f, header, _ = _open_rows(path, mapping)
+    with f:
+        plan = _plan(mapping, header)
+        cols = [plan.idx[k] for k in TIME_FIELDS if k in plan.idx]
+        texts: set[str] = set()
+        sortable = _sortable(mapping.time_formats)
+        top: list[str] = [""] * len(cols)
+        for row in csv.reader(f, delimiter=mapping.delimiter):
+            if len(row) < plan.width:
+                continue
+            for n, i in enumerate(cols):
+                value = row[i]
+                if sortable:
+                    if value > top[n]:
+                        top[n] = value
+                elif value:
+                    texts.add(value)
+        latest: dt.datetime | None = None
+        for text in top if sortable else texts:
+            if text.strip():
+                try:
+                    value_at = parse(text.strip())
+                except ValueError:
+                    continue
+                if latest is None or value_at > latest:
+                    latest = value_at
+        return latest
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+class _BulkInsert:
+    """``executemany`` of rows already in the driver's form, straight to the DBAPI cursor.
+
+    SQLAlchemy's per-value bind processing costs more than the rest of an import, so
+    :class:`_Encoder` converts values itself, exactly as casework's column types store them.
+    """
+
+    def __init__(self, dialect: sa.Dialect, table: sa.Table, columns: Sequence[str]) -> None:
+        prep = dialect.identifier_preparer
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.sql = (
+            f"INSERT INTO {prep.format_table(table)} "
+            f"({', '.join(prep.quote(c) for c in columns)}) "
+            f"VALUES ({', '.join(mark for _ in columns)})"
+        )
+
+    def execute(self, conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            conn.exec_driver_sql(self.sql, rows)
+
+
+class _Encoder:
+    """Values in the form the driver stores for casework's column types.
+
+    SQLite: instants as naive-UTC text in SQLAlchemy's DATETIME format
+    (``2026-05-06 01:00:00.000000``), JSON as text, booleans as 0/1, numerics as floats.
+    PostgreSQL (psycopg): aware datetimes as they are, JSON as ``Jsonb``.
+    """
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.sqlite = dialect.name == "sqlite"
+        self.false: Any = 0 if self.sqlite else False
+
+    def instant(self, v: dt.datetime | None, iso: str | None = None) -> Any:
+        if v is None:
+            return None
+        if not self.sqlite:
+            return v
+        iso = iso or _iso(v)
+        return f"{iso[:10]} {iso[11:26]}"
+
+    def json(self, text: str) -> Any:
+        """``text`` is the JSON document, already serialised."""
+        if self.sqlite:
+            return text
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(text, dumps=_as_is)
+
+    def number(self, v: Decimal | None) -> Any:
+        return float(v) if self.sqlite and v is not None else v
+
+
+def _as_is(text: Any) -> str:
+    return str(text)
+
+
+def _iso(v: dt.datetime) -> str:
+    """The form :func:`casework.audit.event_hash` hashes instants in."""
+    return v.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# The escaping json.dumps(ensure_ascii=False) applies to a string (C-accelerated).
+_js: Callable[[str], str] = json.encoder.encode_basestring
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ROLES_JSON = _to_json(sorted(IMPORT_ROLES))
+_ACTOR_JSON = _js(IMPORT_ACTOR)
+
+
+def _event_digest(
+    prev_hash: str,
+    case_id: int,
+    seq: int,
+    kind: str,
+    from_state: str | None,
+    to_state: str,
+    data_json: str,
+    occurred_iso: str,
+    recorded_iso: str,
+) -> str:
+    """:func:`casework.audit.event_hash` for an import event, its canonical JSON assembled
+    directly (``json.dumps`` with sorted keys costs more than everything else an imported row
+    needs). ``data_json`` must be canonical: keys sorted, ``,``/``:`` separators, not
+    ASCII-escaped. Each batch checks its first event against ``event_hash`` itself."""
+    body = (
+        f"[{_js(prev_hash)},{case_id},{seq},{_js(kind)},null,"
+        f"{'null' if from_state is None else _js(from_state)},{_js(to_state)},{_ACTOR_JSON},"
+        f'{_ROLES_JSON},{data_json},"{occurred_iso}","{recorded_iso}"]'
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+_CASE_COLUMNS = (
+    "id",
+    "workflow",
+    "workflow_version",
+    "state",
+    "version",
+    "channel",
+    "category",
+    "external_id",
+    "summary",
+    "description",
+    "complainant_name",
+    "complainant_contact",
+    "respondent",
+    "product",
+    "amount",
+    "remedy",
+    "department",
+    "data",
+    "received_at",
+    "closed_at",
+    "updated_at",
+    "rehandle_count",
+    "escalation_count",
+    "last_seq",
+    "head_hash",
+)
+_EVENT_COLUMNS = (
+    "case_id",
+    "seq",
+    "kind",
+    "trigger",
+    "from_state",
+    "to_state",
+    "actor",
+    "roles",
+    "data",
+    "occurred_at",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+)
+_DEADLINE_COLUMNS = (
+    "case_id",
+    "clock",
+    "kind",
+    "status",
+    "period",
+    "calendar",
+    "started_at",
+    "due_on",
+    "due_at",
+    "fire_at",
+    "next_step",
+    "excluded_days",
+    "paused_seconds",
+    "extensions",
+    "provisional",
+    "fingerprint",
+    "stopped_at",
+    "breached_at",
+    "data",
+    "version",
+)
+
+
+def _reserve_ids(conn: sa.Connection, table: sa.Table, n: int) -> list[int]:
+    """``n`` fresh primary keys for ``table``, inside the caller's write transaction."""
+    if conn.dialect.name == "postgresql":
+        name = conn.dialect.identifier_preparer.format_table(table)
+        rows = conn.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": name, "n": n},
+        )
+        return sorted(int(r[0]) for r in rows)
+    # SQLite: the write lock is held (BEGIN IMMEDIATE), so max(id) cannot move under us.
+    top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    return list(range(int(top) + 1, int(top) + 1 + n))
+
+
+@attrs.define
+class _Row:
+    line: int
+    external_id: str
+    channel: str
+    category: str | None
+    received_at: dt.datetime
+    closed_at: dt.datetime | None
+    due_at: dt.datetime | None
+    final_state: str | None
+    spec: Any
+    text: dict[str, str | None]
+    amount: Decimal | None
+    data_json: str
+
+
+class _Importer:
+    def __init__(
+        self,
+        engine: Engine,
+        mapping: ImportMapping,
+        path: Path,
+        as_of: dt.datetime | None,
+    ) -> None:
+        self.engine = engine
+        self.mapping = mapping
+        self.path = path
+        self.source = mapping.source or path.stem
+        self.parse_time = _time_parser(mapping.time_formats, mapping.timezone)
+        versions = engine.workflows.versions(mapping.workflow)
+        self.versions = versions
+        for spec in versions:
+            _check_against(mapping, spec)
+        self.tz = ZoneInfo(versions[-1].timezone)
+        self.as_of = as_of
+        self.now = engine.clock.now()
+        self.bad: list[BadRow] = []
+        self.n_bad = 0
+        self.duplicates = 0
+        self.existing = 0
+        self.created = 0
+        self.closed = 0
+        self.clamped = 0
+        self.pinned_to_earliest = 0
+        self.deadlines: dict[str, int] = {"met": 0, "breached": 0, "running": 0}
+        self.by_channel: dict[str, int] = {}
+        self.seen: set[tuple[str, str]] = set()
+        self._spec_cache: dict[dt.date, Any] = {}
+        self._bulk: tuple[_BulkInsert, _BulkInsert, _BulkInsert] | None = None
+        self._memo: dict[str, dict[str, str | None]] = {"channel": {}, "category": {}, "status": {}}
+        self.source_json = _js(self.source)
+
+    # --------------------------------------------------------------- rows
+
+    def reject(self, line: int, reason: str, external_id: str | None = None) -> None:
+        self.n_bad += 1
+        if len(self.bad) < MAX_BAD_ROWS_KEPT:
+            self.bad.append(BadRow(line, reason, external_id))
+
+    def spec_for(self, received_at: dt.datetime) -> Any:
+        day = received_at.astimezone(self.tz).date()
+        spec = self._spec_cache.get(day)
+        if spec is None:
+            try:
+                spec = self.engine.workflows.in_force(self.mapping.workflow, day)
+            except WorkflowNotFound:
+                if (
+                    self.mapping.before_first_version == "reject"
+                    or day >= self.versions[0].effective_from
+                ):
+                    raise _BadValue(
+                        f"received_at: no version of {self.mapping.workflow} is in force on {day}"
+                    ) from None
+                spec = ("earliest", self.versions[0])
+            self._spec_cache[day] = spec
+        if isinstance(spec, tuple):
+            self.pinned_to_earliest += 1
+            return spec[1]
+        return spec
+
+    def time(self, row: list[str], field: str, plan: _Plan) -> dt.datetime | None:
+        i = plan.idx.get(field)
+        if i is None:
+            return None
+        text = row[i].strip()
+        if not text:
+            return None
+        try:
+            return self.parse_time(text)
+        except ValueError as exc:
+            raise _BadValue(f"{field}: {exc}") from None
+
+    def lookup(self, which: str, vm: ValueMap, raw: str) -> str | None:
+        memo = self._memo[which]
+        try:
+            return memo[raw]
+        except KeyError:
+            value = memo[raw] = vm.lookup(raw)
+            return value
+
+    def parse_row(self, row: list[str], line: int, plan: _Plan) -> _Row | None:
+        m = self.mapping
+        ext: str | None = None
+        try:
+            if len(row) < plan.width:
+                raise _BadValue(f"{len(row)} fields, the mapping reads column {plan.width}")
+            ext = row[plan.idx["external_id"]].strip() or None
+            if ext is None:
+                raise _BadValue("external_id: missing")
+            if len(ext) > 200:
+                raise _BadValue("external_id: longer than 200 characters")
+            raw_channel = row[plan.channel_idx] if plan.channel_idx is not None else ""
+            channel = self.lookup("channel", m.channel, raw_channel)
+            if channel is None:
+                raise _BadValue(f"channel: no mapping for {raw_channel.strip()!r}")
+            key = (channel, ext)
+            if key in self.seen:
+                self.duplicates += 1
+                return None
+            received = self.time(row, "received_at", plan)
+            if received is None:
+                raise _BadValue("received_at: missing")
+            closed = self.time(row, "closed_at", plan)
+            due = self.time(row, "due_at", plan)
+            final: str | None
+            raw_status = None
+            if m.status is not None:
+                raw_status = row[plan.status_idx] if plan.status_idx is not None else ""
+                status = self.lookup("status", m.status, raw_status)
+                if status is None:
+                    raise _BadValue(f"status: no mapping for {raw_status.strip()!r}")
+                final = None if status == OPEN else (m.closed_state if status == CLOSED else status)
+                if final is None and closed is not None:
+                    raise _BadValue("status says open but closed_at is set")
+                if final is not None and closed is None:
+                    raise _BadValue("status says closed but closed_at is missing")
+            else:
+                final = m.closed_state if closed is not None else None
+            given = ""
+            if closed is not None and closed < received:
+                if m.closed_before_received == "reject":
+                    raise _BadValue(
+                        f"closed_at {closed.isoformat()} is before received_at "
+                        f"{received.isoformat()}"
+                    )
+                if m.closed_before_received == "clamp":
+                    given = f',"closed_at_as_given":"{_iso(closed)}"'
+                    closed = received
+                    self.clamped += 1
+            spec = self.spec_for(received)
+            category = raw_category = None
+            if m.category is not None:
+                raw_category = row[plan.category_idx] if plan.category_idx is not None else ""
+                category = self.lookup("category", m.category, raw_category)
+            text: dict[str, str | None] = {}
+            for field, i, limit in plan.text_idx:
+                text[field] = row[i].strip()[:limit] or None
+            amount = None
+            if "amount" in plan.idx:
+                raw_amount = row[plan.idx["amount"]].strip()
+                if raw_amount:
+                    try:
+                        amount = Decimal(raw_amount).quantize(Decimal("0.01"))
+                    except InvalidOperation:
+                        raise _BadValue(f"amount: {raw_amount!r} is not a number") from None
+                    if not amount.is_finite() or amount < 0:
+                        raise _BadValue(f"amount: {raw_amount!r} is not a non-negative number")
+            parts = [
+                f'{{"import":{{"source":{self.source_json},"line":{line}{given}}},'
+                f'"original":{{"channel":{_js(raw_channel.strip())}'
+            ]
+            if raw_category is not None:
+                parts.append(f',"category":{_js(raw_category.strip())}')
+            if raw_status is not None:
+                parts.append(f',"status":{_js(raw_status.strip())}')
+            parts.append("}")
+            for k, i in plan.data_idx:
+                v = row[i].strip()
+                if v:
+                    parts.append(f",{k}:{_js(v)}")
+            parts.append("}")
+        except _BadValue as exc:
+            self.reject(line, str(exc), ext)
+            return None
+        self.seen.add(key)
+        return _Row(
+            line,
+            ext,
+            channel,
+            category,
+            received,
+            closed,
+            due,
+            final,
+            spec,
+            text,
+            amount,
+            "".join(parts),
+        )
+
+    # --------------------------------------------------------------- batches
+
+    def write(self, conn: sa.Connection, batch: list[_Row]) -> list[_Row]:
+        """Write one batch; returns the rows written (the others exist already)."""
+        t = self.engine.store.tables
+        c = t.cases.c
+        # Both key columns in the query, so the (channel, external_id) unique index serves it.
+        present = {
+            (row[0], row[1])
+            for row in conn.execute(
+                sa.select(c.channel, c.external_id).where(
+                    c.channel.in_(sorted({r.channel for r in batch})),
+                    c.external_id.in_(sorted({r.external_id for r in batch})),
+                )
+            )
+        }
+        fresh = [r for r in batch if (r.channel, r.external_id) not in present]
+        if not fresh:
+            return []
+        inserters = self._inserters(conn)
+        enc = _Encoder(conn.dialect)
+        instant, as_json, false = enc.instant, enc.json, enc.false
+        case_ids = _reserve_ids(conn, t.cases, len(fresh))
+        now_iso = _iso(self.now)
+        now = instant(self.now, now_iso)
+        source_json = _js(self.source)
+        deadline_data = as_json('{"imported":true}')
+        cases: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        deadlines: list[tuple[Any, ...]] = []
+        for case_id, r in zip(case_ids, fresh, strict=True):
+            spec = r.spec
+            initial = spec.initial
+            received_iso = _iso(r.received_at)
+            received = instant(r.received_at, received_iso)
+            data_json = (
+                (f'{{"category":{_js(r.category)},' if r.category else "{")
+                + f'"channel":{_js(r.channel)},"external_id":{_js(r.external_id)},'
+                f'"imported":true,"workflow_version":{int(spec.version)}}}'
+            )
+            head = _event_digest(
+                GENESIS, case_id, 1, "opened", None, initial, data_json, received_iso, now_iso
+            )
+            events.append(
+                (
+                    case_id,
+                    1,
+                    "opened",
+                    None,
+                    None,
+                    initial,
+                    IMPORT_ACTOR,
+                    as_json(_ROLES_JSON),
+                    as_json(data_json),
+                    received,
+                    now,
+                    GENESIS,
+                    head,
+                )
+            )
+            seq, state, closed = 1, initial, None
+            if r.final_state is not None:
+                assert r.closed_at is not None
+                closed_iso = _iso(r.closed_at)
+                closed = instant(r.closed_at, closed_iso)
+                data_json = f'{{"line":{int(r.line)},"source":{source_json}}}'
+                digest = _event_digest(
+                    head,
+                    case_id,
+                    2,
+                    "imported",
+                    initial,
+                    r.final_state,
+                    data_json,
+                    closed_iso,
+                    now_iso,
+                )
+                events.append(
+                    (
+                        case_id,
+                        2,
+                        "imported",
+                        None,
+                        initial,
+                        r.final_state,
+                        IMPORT_ACTOR,
+                        as_json(_ROLES_JSON),
+                        as_json(data_json),
+                        closed,
+                        now,
+                        head,
+                        digest,
+                    )
+                )
+                head, seq, state = digest, 2, r.final_state
+            text = r.text.get
+            cases.append(
+                (
+                    case_id,
+                    spec.name,
+                    spec.version,
+                    state,
+                    seq,
+                    r.channel,
+                    r.category,
+                    r.external_id,
+                    text("summary"),
+                    text("description"),
+                    text("complainant_name"),
+                    text("complainant_contact"),
+                    text("respondent"),
+                    text("product"),
+                    enc.number(r.amount),
+                    text("remedy"),
+                    text("department"),
+                    as_json(r.data_json),
+                    received,
+                    closed,
+                    now,
+                    0,
+                    0,
+                    seq,
+                    head,
+                )
+            )
+            if r.due_at is not None:
+                status = self.clock_status(r)
+                due = instant(r.due_at)
+                deadlines.append(
+                    (
+                        case_id,
+                        RESOLUTION_CLOCK,
+                        "clock",
+                        status,
+                        "imported target",
+                        "imported",
+                        received,
+                        None,
+                        due,
+                        None,
+                        0,
+                        0,
+                        0,
+                        0,
+                        false,
+                        "",
+                        closed,
+                        due if status == "breached" else None,
+                        deadline_data,
+                        1,
+                    )
+                )
+        self._check_hash(events[0], fresh[0])
+        inserters[0].execute(conn, cases)
+        inserters[1].execute(conn, events)
+        inserters[2].execute(conn, deadlines)
+        return fresh
+
+    def _check_hash(self, event: tuple[Any, ...], r: _Row) -> None:
+        """The first event of every batch, hashed by :func:`casework.audit.event_hash`."""
+        data = {
+            "channel": r.channel,
+            "external_id": r.external_id,
+            "workflow_version": r.spec.version,
+            "imported": True,
+        }
+        if r.category:
+            data["category"] = r.category
+        reference = q.build_event(
+            case_id=event[0],
+            seq=1,
+            prev_hash=GENESIS,
+            kind="opened",
+            actor=IMPORT_ACTOR,
+            roles=IMPORT_ROLES,
+            occurred_at=r.received_at,
+            recorded_at=self.now,
+            to_state=r.spec.initial,
+            data=data,
+        )["hash"]
+        if reference != event[-1]:
+            raise RuntimeError(
+                "imported events would not verify: the import's event hash differs from "
+                "casework.audit.event_hash (has the audit format changed?)"
+            )
+
+    def _inserters(self, conn: sa.Connection) -> tuple[_BulkInsert, _BulkInsert, _BulkInsert]:
+        if self._bulk is None:
+            t = self.engine.store.tables
+            d = conn.dialect
+            self._bulk = (
+                _BulkInsert(d, t.cases, _CASE_COLUMNS),
+                _BulkInsert(d, t.events, _EVENT_COLUMNS),
+                _BulkInsert(d, t.deadlines, _DEADLINE_COLUMNS),
+            )
+        return self._bulk
+
+    def clock_status(self, r: _Row) -> str:
+        assert r.due_at is not None
+        if r.closed_at is not None:
+            return "met" if r.closed_at <= r.due_at else "breached"
+        if self.as_of is not None and r.due_at <= self.as_of:
+            return "breached"
+        return "running"
+
+    def run(self, batch_size: int, progress: Callable[[int], None] | None) -> ImportReport:
+        started = time.perf_counter()
+        m = self.mapping
+        f, header, header_line = _open_rows(self.path, m)
+        n_rows = 0
+        # One writer thread: while it commits a batch (SQLite and psycopg release the GIL in
+        # the driver), this thread parses the next. At most one batch is in flight, and
+        # batches commit in file order. A host's own Connection is used from its thread only.
+        writer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="casework-import")
+            if self.engine.store.connection is None and _THREADED
+            else None
+        )
+        in_flight: Future[tuple[list[_Row], list[_Row]]] | None = None
+
+        def flush(batch: list[_Row]) -> None:
+            nonlocal in_flight
+            if in_flight is not None:
+                self.tally(*in_flight.result())
+                in_flight = None
+            if writer is None:
+                self.tally(batch, self.commit(batch))
+            else:
+                in_flight = writer.submit(lambda: (batch, self.commit(batch)))
+
+        try:
+            with f:
+                plan = _plan(m, header)
+                counter = [0]
+                reader = csv.reader(_counted(f, counter), delimiter=m.delimiter)
+                batch: list[_Row] = []
+                reported = 0
+                prev_end = 0
+                for row in reader:
+                    line = header_line + prev_end + 1
+                    prev_end = reader.line_num
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue
+                    n_rows += 1
+                    parsed = self.parse_row(row, line, plan)
+                    if parsed is not None:
+                        batch.append(parsed)
+                    if len(batch) >= batch_size:
+                        flush(batch)
+                        batch = []
+                        if progress is not None:
+                            progress(counter[0] - reported)
+                            reported = counter[0]
+                if batch:
+                    flush(batch)
+                if in_flight is not None:
+                    self.tally(*in_flight.result())
+                if progress is not None:
+                    progress(counter[0] - reported)
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)
+        return ImportReport(
+            file=str(self.path),
+            workflow=m.workflow,
+            rows=n_rows,
+            created=self.created,
+            existing=self.existing,
+            duplicates=self.duplicates,
+            bad=self.n_bad,
+            bad_rows=tuple(sorted(self.bad, key=lambda b: b.line)),
+            closed=self.closed,
+            clamped=self.clamped,
+            pinned_to_earliest=self.pinned_to_earliest,
+            deadlines=dict(self.deadlines),
+            by_channel=dict(sorted(self.by_channel.items())),
+            as_of=self.as_of,
+            seconds=time.perf_counter() - started,
+        )
+
+    def commit(self, batch: list[_Row]) -> list[_Row]:
+        """Write one batch in its own transaction; the rows created."""
+        return self.engine.store.run(lambda conn: self.write(conn, batch))
+
+    def tally(self, batch: list[_Row], fresh: list[_Row]) -> None:
+        self.created += len(fresh)
+        self.existing += len(batch) - len(fresh)
+        for r in fresh:
+            self.by_channel[r.channel] = self.by_channel.get(r.channel, 0) + 1
+            if r.final_state is not None:
+                self.closed += 1
+            if r.due_at is not None:
+                self.deadlines[self.clock_status(r)] += 1
+
+
+def import_csv(
+    engine: Engine,
+    path: str | Path,
+    mapping: ImportMapping | str | Path,
+    *,
+    as_of: dt.datetime | str | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import the cases of a CSV file described by ``mapping`` (a parsed mapping or its path).
+
+    ``as_of`` (aware, or ISO with offset) is the instant an open case's target is judged
+    against: at or before it the ``resolution`` clock is ``breached``, after it ``running``.
+    Default: the mapping's ``as_of``, else the latest received/closed/target time in the file.
+    ``progress(n)`` is called after each batch with the characters read since the last call
+    (the file size is a good total). Bad rows are skipped and listed in the report; every
+    batch of ``batch_size`` rows commits on its own, and a re-run skips what exists.
+    """
+    if not isinstance(mapping, ImportMapping):
+        mapping = load_mapping(mapping)
+    p = Path(path)
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    when: dt.datetime | None
+    if as_of is not None:
+        when = ensure_aware(as_of, "as_of")
+    elif mapping.as_of is not None:
+        when = mapping.as_of
+    elif "due_at" in mapping.columns:
+        when = _scan_max_time(p, mapping, _time_parser(mapping.time_formats, mapping.timezone))
+    else:
+        when = None
+    importer = _Importer(engine, mapping, p, when)
+    report = importer.run(batch_size, progress)
+    log.info(
+        "imported %s: %d created, %d existing, %d bad of %d rows in %.2fs",
+        p,
+        report.created,
+        report.existing,
+        report.bad,
+        report.rows,
+        report.seconds,
+    )
+    return report

@@ -1,0 +1,1291 @@
+"""Period reports: the figures the organisation reports, computed by SQL aggregation.
+
+:func:`build_report` covers the local dates ``[start, end]`` (inclusive) in the report's time
+zone — the workflow's, else ``Asia/Shanghai`` — i.e. the instants ``[lo, hi)`` from local
+midnight of ``start`` to local midnight after ``end``. ``as_of`` is ``min(hi, now)``: a report
+for a past period never depends on when it is built, except for the follow-up coverage noted
+below. Every figure is a ``COUNT``/``SUM(CASE ...)``/``GROUP BY`` in the database; Python only
+combines the aggregates (and turns date pairs into working days, which need the calendar), so
+SQLite and PostgreSQL give identical figures. Definitions (see ``docs/reporting.md``):
+
+* **Intake** — cases received in the period, by channel and category. **Accepted** — of
+  those, cases accepted before ``hi``; **not accepted** — in state ``rejected`` (不予受理) by
+  ``hi``.
+* **Completed** (办结) — cases that reached a final state (``archived``, ``rejected``,
+  ``withdrawn``, ``transferred``: any state that sets ``closed_at``) in the period, whenever
+  received. **Completion rate** (办结率) = completed / (open at period start + intake): the
+  share of the period's workload that was finished. ``intake_completed`` is the share of this
+  period's intake already completed by ``hi``.
+* **On time**, per clock — each clock row is judged once, in the period its verdict falls in:
+  ``met`` rows at their ``stopped_at``; ``breached`` rows, and ``running`` rows already past
+  due at ``as_of``, at their ``due_at``. On-time rate = met / (met + late). Paused and
+  cancelled rows are not judged. The overall on-time rate counts the handling clocks; the
+  clocks of follow-up visits (``followup:*``) are reported on their own.
+* **Handling time** — received → closed of the completed cases: mean, median and 90th
+  percentile (linear interpolation between order statistics) in hours of elapsed time, and in
+  working days ``working_days_between(received date, closed date)`` on the calendar of the
+  case's workflow (local dates in the report's zone).
+* **Escalations** — ``escalate`` transitions in the period, grouped by reason (an escalation a
+  clock fired is grouped as ``clock:<name>``). **Extensions** — ``extension`` events.
+* **Follow-up** — cases that *reached feedback* in the period (a transition into a state a
+  follow-up policy starts from, e.g. ``feedback``): coverage = those with a completed visit
+  (outcome satisfied, basically_satisfied or dissatisfied, recorded by the time the report is
+  built) / reached feedback; re-handle rate = those with ``rehandle_count > 0`` / reached
+  feedback. Visits recorded in the period: satisfaction rate = (satisfied +
+  basically_satisfied) / visits with one of the three satisfaction outcomes; unreachable rate
+  = unreachable / visits with any outcome.
+* **Open / overdue at period end** — cases received before ``as_of`` and not closed by it;
+  overdue = those with a clock row started, not stopped and past due at ``as_of``.
+* **Change** — the same summary figures for the previous period of equal length.
+* **Risk hot spots** — a category, respondent or product is flagged when its count in the
+  period is at least ``min_count``, at least ``min_ratio`` times the previous period's, and a
+  one-sided exact binomial test (conditional Poisson test for two equal-length periods:
+  ``P(X >= count | n = count + previous, p = 1/2)``) gives ``p <= alpha``; none are reported
+  when nothing at all was received in the previous period (no baseline). **Repeat
+  complainants** — the same complainant contact on at least ``repeat_min`` cases received in
+  the period (contacts are masked in the report). :func:`queue_risk_alerts` queues one
+  ``risk.hotspot`` notification per finding.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+import sqlalchemy as sa
+
+from casework.errors import InvalidInput, WorkflowNotFound
+from casework.hooks import RISK_HOTSPOT
+from casework.records import mask
+from casework.store import queries as q
+from casework.store.schema import Tables
+
+if TYPE_CHECKING:
+    from casework.calendars import Calendar
+    from casework.engine import Engine
+
+__all__ = [
+    "ClockFigures",
+    "Durations",
+    "FollowUpFigures",
+    "Hotspot",
+    "HotspotRule",
+    "RepeatComplainant",
+    "Report",
+    "RiskHotspot",
+    "Summary",
+    "WeekFigures",
+    "build_report",
+    "queue_risk_alerts",
+]
+
+DEFAULT_TZ = "Asia/Shanghai"
+NOT_ACCEPTED_STATES = ("rejected",)
+FEEDBACK_STATES = ("feedback",)
+SATISFIED = ("satisfied", "basically_satisfied")
+VISIT_OUTCOMES = ("satisfied", "basically_satisfied", "dissatisfied")
+UNREACHABLE = "unreachable"
+HOTSPOT_KINDS = ("category", "respondent", "product")
+UNSET = "(none)"
+VISIT_CLOCK_PREFIX = "followup:"
+
+
+# ---------------------------------------------------------------------------- records
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+@attrs.frozen
+class HotspotRule:
+    """When a rise counts as a risk hot spot (see the module docs)."""
+
+    min_count: int = 10
+    min_ratio: float = 1.5
+    alpha: float = 0.01
+    repeat_min: int = 2
+    top: int = 20
+
+
+@attrs.frozen
+class ClockFigures:
+    """One clock's verdicts in the period: ``late`` = breached rows judged in the period,
+    ``overdue_running`` = rows still running past due at ``as_of``."""
+
+    clock: str
+    met: int
+    late: int
+    overdue_running: int
+
+    @property
+    def judged(self) -> int:
+        return self.met + self.late + self.overdue_running
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return _rate(self.met, self.judged)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "judged": self.judged, "on_time_rate": self.on_time_rate}
+
+
+@attrs.frozen
+class Durations:
+    """Handling time of the completed cases (hours of elapsed time; working days)."""
+
+    count: int = 0
+    mean_hours: float | None = None
+    median_hours: float | None = None
+    p90_hours: float | None = None
+    mean_working_days: float | None = None
+    median_working_days: float | None = None
+    p90_working_days: float | None = None
+
+
+@attrs.frozen
+class FollowUpFigures:
+    reached_feedback: int = 0
+    visited: int = 0
+    rehandled: int = 0
+    satisfied: int = 0
+    basically_satisfied: int = 0
+    dissatisfied: int = 0
+    unreachable: int = 0
+
+    @property
+    def coverage(self) -> float | None:
+        return _rate(self.visited, self.reached_feedback)
+
+    @property
+    def visits(self) -> int:
+        """Visits recorded in the period with a satisfaction outcome."""
+        return self.satisfied + self.basically_satisfied + self.dissatisfied
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return _rate(self.satisfied + self.basically_satisfied, self.visits)
+
+    @property
+    def unreachable_rate(self) -> float | None:
+        return _rate(self.unreachable, self.visits + self.unreachable)
+
+    @property
+    def rehandle_rate(self) -> float | None:
+        return _rate(self.rehandled, self.reached_feedback)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **attrs.asdict(self),
+            "visits": self.visits,
+            "coverage": self.coverage,
+            "satisfaction_rate": self.satisfaction_rate,
+            "unreachable_rate": self.unreachable_rate,
+            "rehandle_rate": self.rehandle_rate,
+        }
+
+
+@attrs.frozen
+class WeekFigures:
+    """Seven local days from ``start`` (the last week of a period may be shorter)."""
+
+    start: dt.date
+    days: int
+    intake: int
+    met: int
+    late: int
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return _rate(self.met, self.met + self.late)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "intake": self.intake,
+            "met": self.met,
+            "late": self.late,
+            "on_time_rate": self.on_time_rate,
+        }
+
+
+@attrs.frozen
+class Hotspot:
+    """A category, respondent or product whose count rose significantly."""
+
+    kind: str
+    value: str
+    count: int
+    previous: int
+    p_value: float
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.count / self.previous, 2) if self.previous else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "ratio": self.ratio}
+
+
+@attrs.frozen
+class RepeatComplainant:
+    """A complainant with several cases in the period; ``contact`` is masked, ``key`` a
+    stable pseudonym (SHA-256 prefix of the contact)."""
+
+    contact: str
+    key: str
+    cases: int
+
+
+@attrs.frozen
+class Summary:
+    """The figures compared with the previous period."""
+
+    start: dt.date
+    end: dt.date
+    intake_total: int
+    accepted: int
+    not_accepted: int
+    completed: int
+    completion_rate: float | None
+    on_time_rate: float | None
+    satisfaction_rate: float | None
+    escalated: int
+    open_at_end: int
+    overdue_open: int
+
+    def to_json(self) -> dict[str, Any]:
+        out = attrs.asdict(self)
+        out["start"], out["end"] = self.start.isoformat(), self.end.isoformat()
+        return out
+
+
+COMPARED = (
+    "intake_total",
+    "accepted",
+    "not_accepted",
+    "completed",
+    "completion_rate",
+    "on_time_rate",
+    "satisfaction_rate",
+    "escalated",
+    "open_at_end",
+    "overdue_open",
+)
+
+
+@attrs.frozen
+class Report:
+    """A period report. Counts are ints; rates are fractions (0..1) rounded to 4 places, or
+    ``None`` when undefined (nothing to divide by). ``*_at`` are aware UTC datetimes."""
+
+    start: dt.date
+    end: dt.date
+    timezone: str
+    workflow: str | None
+    department: str | None
+    generated_at: dt.datetime
+    as_of: dt.datetime
+    intake_total: int
+    by_channel: tuple[tuple[str, int], ...]
+    by_category: tuple[tuple[str, int], ...]
+    accepted: int
+    not_accepted: int
+    open_at_start: int
+    completed: int
+    completed_by_state: tuple[tuple[str, int], ...]
+    intake_completed: int
+    clocks: tuple[ClockFigures, ...]
+    handling: Durations
+    escalated: int
+    escalated_cases: int
+    escalation_reasons: tuple[tuple[str, int], ...]
+    extensions: int
+    extensions_by_clock: tuple[tuple[str, int], ...]
+    followup: FollowUpFigures
+    open_at_end: int
+    overdue_open: int
+    weeks: tuple[WeekFigures, ...]
+    previous: Summary
+    hotspots: tuple[Hotspot, ...]
+    repeat_complainants: tuple[RepeatComplainant, ...]
+    repeat_complainant_count: int
+    rule: HotspotRule = HotspotRule()
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return _rate(self.accepted, self.accepted + self.not_accepted)
+
+    @property
+    def workload(self) -> int:
+        return self.open_at_start + self.intake_total
+
+    @property
+    def completion_rate(self) -> float | None:
+        return _rate(self.completed, self.workload)
+
+    @property
+    def intake_completion_rate(self) -> float | None:
+        return _rate(self.intake_completed, self.intake_total)
+
+    @property
+    def handling_clocks(self) -> tuple[ClockFigures, ...]:
+        """The clocks of case handling (follow-up visit clocks ``followup:*`` excluded)."""
+        return tuple(c for c in self.clocks if not c.clock.startswith(VISIT_CLOCK_PREFIX))
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Met / judged over the handling clocks (see :attr:`handling_clocks`)."""
+        clocks = self.handling_clocks
+        return _rate(sum(c.met for c in clocks), sum(c.judged for c in clocks))
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self.followup.satisfaction_rate
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def summary(self) -> Summary:
+        return Summary(
+            start=self.start,
+            end=self.end,
+            intake_total=self.intake_total,
+            accepted=self.accepted,
+            not_accepted=self.not_accepted,
+            completed=self.completed,
+            completion_rate=self.completion_rate,
+            on_time_rate=self.on_time_rate,
+            satisfaction_rate=self.satisfaction_rate,
+            escalated=self.escalated,
+            open_at_end=self.open_at_end,
+            overdue_open=self.overdue_open,
+        )
+
+    def changes(self) -> dict[str, dict[str, Any]]:
+        """Each compared figure now and in the previous period; ``delta`` is the difference
+        (percentage points ×0.01 for rates), ``relative`` the relative change of counts."""
+        now, before = self.summary(), self.previous
+        out: dict[str, dict[str, Any]] = {}
+        for key in COMPARED:
+            a, b = getattr(now, key), getattr(before, key)
+            delta = None if a is None or b is None else round(a - b, 4)
+            relative = None
+            if isinstance(a, int) and isinstance(b, int) and b:
+                relative = round((a - b) / b, 4)
+            out[key] = {"current": a, "previous": b, "delta": delta, "relative": relative}
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": {
+                "start": self.start.isoformat(),
+                "end": self.end.isoformat(),
+                "days": self.days,
+                "timezone": self.timezone,
+                "workflow": self.workflow,
+                "department": self.department,
+                "as_of": self.as_of.isoformat(),
+                "generated_at": self.generated_at.isoformat(),
+            },
+            "intake_total": self.intake_total,
+            "by_channel": dict(self.by_channel),
+            "by_category": dict(self.by_category),
+            "accepted": self.accepted,
+            "not_accepted": self.not_accepted,
+            "acceptance_rate": self.acceptance_rate,
+            "open_at_start": self.open_at_start,
+            "workload": self.workload,
+            "completed": self.completed,
+            "completed_by_state": dict(self.completed_by_state),
+            "completion_rate": self.completion_rate,
+            "intake_completed": self.intake_completed,
+            "intake_completion_rate": self.intake_completion_rate,
+            "on_time_rate": self.on_time_rate,
+            "clocks": {c.clock: c.to_json() for c in self.clocks},
+            "handling_time": attrs.asdict(self.handling),
+            "escalated": self.escalated,
+            "escalated_cases": self.escalated_cases,
+            "escalation_reasons": dict(self.escalation_reasons),
+            "extensions": self.extensions,
+            "extensions_by_clock": dict(self.extensions_by_clock),
+            "followup": self.followup.to_json(),
+            "satisfaction_rate": self.satisfaction_rate,
+            "open_at_end": self.open_at_end,
+            "overdue_open": self.overdue_open,
+            "weeks": [w.to_json() for w in self.weeks],
+            "previous": self.previous.to_json(),
+            "changes": self.changes(),
+            "hotspots": [h.to_json() for h in self.hotspots],
+            "repeat_complainants": [attrs.asdict(r) for r in self.repeat_complainants],
+            "repeat_complainant_count": self.repeat_complainant_count,
+            "hotspot_rule": attrs.asdict(self.rule),
+        }
+
+
+# ---------------------------------------------------------------------------- the hook payload
+
+
+def _instant(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class RiskHotspot:
+    """Payload of a ``risk.hotspot`` notification: one finding of a period report.
+
+    ``kind`` is ``category``, ``respondent``, ``product`` or ``complainant`` (then ``value`` is
+    the masked contact and ``key`` its pseudonym). Not tied to one case, hence not a
+    :class:`casework.hooks.Payload`.
+    """
+
+    topic: ClassVar[str] = RISK_HOTSPOT
+    idempotency_key: str
+    period_start: str
+    period_end: str
+    kind: str
+    value: str
+    count: int
+    previous: int | None = None
+    ratio: float | None = None
+    p_value: float | None = None
+    key: str | None = None
+    workflow: str | None = None
+    department: str | None = None
+    occurred_at: dt.datetime = attrs.field(converter=_instant)
+
+    def to_json(self) -> dict[str, Any]:
+        out = attrs.asdict(self)
+        out["occurred_at"] = self.occurred_at.isoformat()
+        return out
+
+
+def risk_payloads(report: Report) -> list[RiskHotspot]:
+    """The ``risk.hotspot`` notifications a report owes (hot spots and repeat complainants)."""
+    scope = "".join(f":{s}" for s in (report.workflow, report.department) if s)
+    period = f"{report.start.isoformat()}..{report.end.isoformat()}{scope}"
+
+    def key(kind: str, value: str) -> str:
+        k = f"risk:{period}:{kind}:{value}"
+        if len(k) > 200:
+            k = f"risk:{period}:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+        return k
+
+    common: dict[str, Any] = {
+        "period_start": report.start.isoformat(),
+        "period_end": report.end.isoformat(),
+        "workflow": report.workflow,
+        "department": report.department,
+        "occurred_at": report.as_of,
+    }
+    out = [
+        RiskHotspot(
+            idempotency_key=key(h.kind, h.value),
+            kind=h.kind,
+            value=h.value,
+            count=h.count,
+            previous=h.previous,
+            ratio=h.ratio,
+            p_value=h.p_value,
+            **common,
+        )
+        for h in report.hotspots
+    ]
+    out += [
+        RiskHotspot(
+            idempotency_key=key("complainant", r.key),
+            kind="complainant",
+            value=r.contact,
+            key=r.key,
+            count=r.cases,
+            **common,
+        )
+        for r in report.repeat_complainants
+    ]
+    return out
+
+
+def queue_risk_alerts(engine: Engine, report: Report) -> int:
+    """Queue one ``risk.hotspot`` notification per finding of ``report`` in the outbox (one
+    transaction; idempotent: a finding already queued for the same period and scope is not
+    queued again). Returns how many findings the report has."""
+    payloads = risk_payloads(report)
+    if not payloads:
+        return 0
+    now = engine.clock.now()
+
+    def work(conn: sa.Connection) -> None:
+        for p in payloads:
+            q.insert_outbox(
+                conn,
+                engine.store.tables,
+                key=p.idempotency_key,
+                topic=p.topic,
+                case_id=None,
+                payload=p.to_json(),
+                now=now,
+            )
+
+    engine.store.run(work)
+    return len(payloads)
+
+
+# ---------------------------------------------------------------------------- statistics
+
+
+def binomial_upper_tail(k: int, n: int, p: float = 0.5) -> float:
+    """``P(X >= k)`` for ``X ~ Binomial(n, p)``, summed in log space (exact to ~1e-15)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    lp, lq = math.log(p), math.log1p(-p)
+    lgn = math.lgamma(n + 1)
+    total = 0.0
+    for i in range(k, n + 1):
+        term = math.exp(lgn - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
+        total += term
+        if i > n * p and term < total * 1e-17:
+            break
+    return min(1.0, total)
+
+
+def _percentile_ranks(n: int, p: float) -> tuple[int, int, float]:
+    """1-based ranks around the ``p`` quantile and the interpolation weight."""
+    pos = p * (n - 1)
+    lo = math.floor(pos)
+    return lo + 1, min(lo + 1, n - 1) + 1, pos - lo
+
+
+def weighted_percentile(values: Sequence[tuple[int, int]], p: float) -> float:
+    """The ``p`` quantile of sorted ``(value, count)`` pairs, as :func:`_percentile_ranks`."""
+    n = sum(c for _, c in values)
+    r1, r2, w = _percentile_ranks(n, p)
+    cum: list[int] = []
+    total = 0
+    for _, c in values:
+        total += c
+        cum.append(total)
+    v1 = values[bisect.bisect_left(cum, r1)][0]
+    v2 = values[bisect.bisect_left(cum, r2)][0]
+    return v1 + (v2 - v1) * w
+
+
+# ---------------------------------------------------------------------------- SQL helpers
+
+
+def _utc_offsets(
+    tz: ZoneInfo, lo: dt.datetime, hi: dt.datetime
+) -> tuple[int, list[tuple[dt.datetime, int]]]:
+    """The zone's UTC offset (seconds) at ``lo`` and every change ``(instant, new offset)``
+    in ``(lo, hi]``, found day by day and then to the second."""
+
+    def off(at: dt.datetime) -> int:
+        value = at.astimezone(tz).utcoffset()
+        assert value is not None
+        return int(value.total_seconds())
+
+    first = off(lo)
+    changes: list[tuple[dt.datetime, int]] = []
+    prev_at, prev = lo, first
+    day = dt.timedelta(days=1)
+    at = lo
+    while at < hi:
+        at = min(at + day, hi)
+        cur = off(at)
+        if cur != prev:
+            a, b = prev_at, at  # off(a) == prev, off(b) == cur
+            while (b - a) > dt.timedelta(seconds=1):
+                mid = a + (b - a) / 2
+                mid = mid.replace(microsecond=0)
+                if mid <= a:
+                    break
+                if off(mid) == prev:
+                    a = mid
+                else:
+                    b = mid
+            changes.append((b, cur))
+        prev_at, prev = at, cur
+    return first, changes
+
+
+class _Sql:
+    """Dialect-specific expressions, the report's scope, and execution."""
+
+    def __init__(
+        self, conn: sa.Connection, tables: Tables, workflow: str | None, department: str | None
+    ) -> None:
+        import sqlite3
+
+        self.conn = conn
+        self.t = tables
+        self.pg = conn.dialect.name == "postgresql"
+        self.unixepoch = sqlite3.sqlite_version_info >= (3, 38, 0)
+        c = tables.cases.c
+        self.scope: list[sa.ColumnElement[bool]] = []
+        if workflow is not None:
+            self.scope.append(c.workflow == workflow)
+        if department is not None:
+            self.scope.append(c.department == department)
+
+    def epoch(self, col: Any) -> sa.ColumnElement[int]:
+        """Whole seconds since 1970 (fractions dropped, the same on both backends)."""
+        if self.pg:
+            return sa.cast(sa.func.floor(sa.extract("epoch", col)), sa.BigInteger)
+        if self.unixepoch:
+            return sa.func.unixepoch(col)
+        return sa.cast(sa.func.strftime("%s", col), sa.Integer)
+
+    def scoped(self, query: sa.Select[Any], case_id: Any) -> sa.Select[Any]:
+        """Restrict a query over another table to cases in scope (a join only when needed)."""
+        if not self.scope:
+            return query
+        c = self.t.cases.c
+        return query.join(self.t.cases, c.id == case_id).where(*self.scope)
+
+    def rows(self, query: sa.Select[Any]) -> list[Any]:
+        return list(self.conn.execute(query))
+
+    def count(self, *where: Any) -> int:
+        """Cases in scope matching ``where``."""
+        query = sa.select(sa.func.count()).select_from(self.t.cases).where(*where, *self.scope)
+        return int(self.conn.execute(query).scalar_one())
+
+    def count_in(self, table: sa.Table, *where: Any) -> int:
+        """Rows of ``table`` (which has a ``case_id``) whose case is in scope."""
+        query = sa.select(sa.func.count()).select_from(table).where(*where)
+        return int(self.conn.execute(self.scoped(query, table.c.case_id)).scalar_one())
+
+
+class _LocalDays:
+    """Epoch seconds -> local day number (days since 1970-01-01 local), exact across the
+    zone's offset changes in the span."""
+
+    def __init__(self, tz: ZoneInfo, lo: dt.datetime, hi: dt.datetime) -> None:
+        first, changes = _utc_offsets(tz, lo, hi)
+        self.at = [int(at.timestamp()) for at, _ in changes]
+        self.offsets = [first, *(o for _, o in changes)]
+
+    def __call__(self, s: int) -> int:
+        return (s + self.offsets[bisect.bisect_right(self.at, s)]) // 86_400
+
+
+_EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
+
+
+def _count_pairs(rows: Iterable[Any]) -> tuple[tuple[str, int], ...]:
+    acc: dict[str, int] = {}
+    for key, n in rows:
+        k = UNSET if key is None or key == "" else str(key)
+        acc[k] = acc.get(k, 0) + int(n)
+    return tuple(sorted(acc.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ---------------------------------------------------------------------------- the figures
+#
+# Every query is shaped for the indexes a large database needs (see docs/reporting.md): range
+# COUNTs on one instant column, GROUP BY on one or two short keys, no per-row CASE chains (the
+# SQLite VM pays for each), and local days computed once per week boundary in Python rather
+# than per row in SQL.
+
+
+class _Builder:
+    def __init__(
+        self,
+        engine: Engine,
+        conn: sa.Connection,
+        sql: _Sql,
+        rule: HotspotRule,
+        days: _LocalDays,
+    ) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.sql = sql
+        self.t = engine.store.tables
+        self.rule = rule
+        self.days = days
+        self._calendars: dict[tuple[str, int], Calendar | None] = {}
+
+    # --------------------------------------------------------------- intake
+
+    def intake_groups(self, lo: dt.datetime, hi: dt.datetime, *keys: str) -> list[Any]:
+        c = self.t.cases.c
+        cols = [c[k] for k in keys]
+        return self.sql.rows(
+            sa.select(*cols, sa.func.count().label("n"))
+            .where(c.received_at >= lo, c.received_at < hi, *self.sql.scope)
+            .group_by(*cols)
+        )
+
+    def intake_flags(self, lo: dt.datetime, hi: dt.datetime) -> tuple[int, int]:
+        """(accepted, not accepted) by ``hi`` of the cases received in ``[lo, hi)``."""
+        c = self.t.cases.c
+        received = (c.received_at >= lo, c.received_at < hi)
+        accepted = self.sql.count(*received, c.accepted_at < hi)
+        rejected = self.sql.count(*received, c.state.in_(NOT_ACCEPTED_STATES), c.closed_at < hi)
+        return accepted, rejected
+
+    def open_at(self, at: dt.datetime) -> int:
+        """Cases received before ``at`` and not closed before it: two range counts (a case
+        stamped closed before it was received is never subtracted)."""
+        c = self.t.cases.c
+        received = self.sql.count(c.received_at < at)
+        closed = self.sql.count(c.closed_at < at, c.received_at < at)
+        return received - closed
+
+    # --------------------------------------------------------------- completion
+
+    def completion(
+        self, lo: dt.datetime, hi: dt.datetime
+    ) -> tuple[int, tuple[tuple[str, int], ...], Durations]:
+        c = self.t.cases.c
+        sql = self.sql
+        in_period = (c.closed_at >= lo, c.closed_at < hi, *sql.scope)
+        groups = sql.rows(
+            sa.select(c.workflow, c.workflow_version, c.state, sa.func.count().label("n"))
+            .where(*in_period)
+            .group_by(c.workflow, c.workflow_version, c.state)
+        )
+        n = sum(int(r.n) for r in groups)
+        by_state = _count_pairs((r.state, r.n) for r in groups)
+        if n == 0:
+            return 0, by_state, Durations()
+        # Percentiles need the durations themselves: fetch two integers per completed case
+        # (receipt and closing, whole seconds) and order them here; working days need the
+        # workflow's calendar, which lives in Python.
+        calendars = {self.calendar(r.workflow, r.workflow_version) for r in groups}
+        one_calendar = len(calendars) == 1
+        cols: list[Any] = [sql.epoch(c.received_at), sql.epoch(c.closed_at)]
+        if not one_calendar:
+            cols += [c.workflow, c.workflow_version]
+        rows = self.conn.execute(sa.select(*cols).where(*in_period))
+        secs: list[int] = []
+        wd: dict[int, int] = {}
+        local = self.days
+        if one_calendar:
+            cal = next(iter(calendars))
+            pairs = [(int(r0), int(r1)) for r0, r1 in rows]
+            counter = _WorkingDays(cal, pairs, local)
+            for r0, r1 in pairs:
+                secs.append(r1 - r0)
+                k = counter(r0, r1)
+                wd[k] = wd.get(k, 0) + 1
+        else:
+            fetched = [(int(r[0]), int(r[1]), r[2], r[3]) for r in rows]
+            counters: dict[Any, _WorkingDays] = {}
+            for r0, r1, wf, ver in fetched:
+                secs.append(r1 - r0)
+                cal = self.calendar(wf, ver)
+                found = counters.get(cal)
+                if found is None:
+                    found = counters[cal] = _WorkingDays(
+                        cal,
+                        [(a, b) for a, b, w, v in fetched if self.calendar(w, v) is cal],
+                        local,
+                    )
+                counter = found
+                k = counter(r0, r1)
+                wd[k] = wd.get(k, 0) + 1
+        secs.sort()
+        wd_sorted = sorted(wd.items())
+
+        def pct(p: float) -> float:
+            r1, r2, w = _percentile_ranks(n, p)
+            return secs[r1 - 1] + (secs[r2 - 1] - secs[r1 - 1]) * w
+
+        hours = 3600.0
+        return (
+            n,
+            by_state,
+            Durations(
+                count=n,
+                mean_hours=round(sum(secs) / n / hours, 2),
+                median_hours=round(pct(0.5) / hours, 2),
+                p90_hours=round(pct(0.9) / hours, 2),
+                mean_working_days=round(sum(k * v for k, v in wd_sorted) / n, 2),
+                median_working_days=round(weighted_percentile(wd_sorted, 0.5), 2),
+                p90_working_days=round(weighted_percentile(wd_sorted, 0.9), 2),
+            ),
+        )
+
+    def calendar(self, workflow: str, version: int) -> Calendar | None:
+        key = (workflow, int(version))
+        if key not in self._calendars:
+            try:
+                spec = self.engine.workflows.get(workflow, int(version))
+                self._calendars[key] = self.engine.clocks.calendar_for(spec, spec.calendar)
+            except WorkflowNotFound:
+                self._calendars[key] = None
+        return self._calendars[key]
+
+    # --------------------------------------------------------------- clocks
+
+    def clocks(self, lo: dt.datetime, hi: dt.datetime, as_of: dt.datetime) -> list[ClockFigures]:
+        """Each clock row judged in ``[lo, hi)``: met at its stop, late at its due time."""
+        d = self.t.deadlines.c
+
+        def by_clock(*where: Any) -> dict[str, int]:
+            query = (
+                sa.select(d.clock, sa.func.count())
+                .where(d.kind == "clock", *where)
+                .group_by(d.clock)
+            )
+            return {str(k): int(n) for k, n in self.sql.rows(self.sql.scoped(query, d.case_id))}
+
+        met = by_clock(d.status == "met", d.stopped_at >= lo, d.stopped_at < hi)
+        late = by_clock(d.status == "breached", d.due_at >= lo, d.due_at < hi)
+        overdue = by_clock(d.status == "running", d.due_at >= lo, d.due_at < as_of)
+        names = sorted(set(met) | set(late) | set(overdue))
+        return [ClockFigures(k, met.get(k, 0), late.get(k, 0), overdue.get(k, 0)) for k in names]
+
+    def week(self, lo: dt.datetime, hi: dt.datetime, as_of: dt.datetime) -> tuple[int, int, int]:
+        """(intake, met, late) of one week: range counts on the indexed instants."""
+        c, d = self.t.cases.c, self.t.deadlines.c
+        deadlines = self.t.deadlines
+        handling = (d.kind == "clock", sa.not_(d.clock.like(f"{VISIT_CLOCK_PREFIX}%")))
+        intake = self.sql.count(c.received_at >= lo, c.received_at < hi)
+        met = self.sql.count_in(
+            deadlines, d.status == "met", d.stopped_at >= lo, d.stopped_at < hi, *handling
+        )
+        late = self.sql.count_in(
+            deadlines, d.status == "breached", d.due_at >= lo, d.due_at < hi, *handling
+        )
+        if lo < as_of:
+            late += self.sql.count_in(
+                deadlines,
+                d.status == "running",
+                d.due_at >= lo,
+                d.due_at < min(hi, as_of),
+                *handling,
+            )
+        return intake, met, late
+
+    def overdue_open(self, at: dt.datetime) -> int:
+        d, c = self.t.deadlines.c, self.t.cases.c
+        query = (
+            sa.select(sa.func.count(sa.distinct(d.case_id)))
+            .select_from(self.t.deadlines.join(self.t.cases, c.id == d.case_id))
+            .where(
+                d.kind == "clock",
+                d.status != "paused",
+                d.due_at < at,
+                sa.or_(d.stopped_at.is_(None), d.stopped_at >= at),
+                d.started_at < at,
+                c.received_at < at,
+                sa.or_(c.closed_at.is_(None), c.closed_at >= at),
+                *self.sql.scope,
+            )
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    # --------------------------------------------------------------- events
+
+    def escalations(
+        self, lo: dt.datetime, hi: dt.datetime, *, detail: bool
+    ) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+        e = self.t.events.c
+        where = [
+            e.kind == "transition",
+            e.trigger == "escalate",
+            e.occurred_at >= lo,
+            e.occurred_at < hi,
+        ]
+        if not detail:
+            return self.sql.count_in(self.t.events, *where), 0, ()
+        clock = e.data["clock"].as_string()
+        reason = sa.case(
+            (clock.is_not(None), sa.literal("clock:") + clock),
+            else_=sa.func.coalesce(e.data["reason"].as_string(), ""),
+        ).label("reason")
+        rows = self.sql.rows(
+            self.sql.scoped(
+                sa.select(reason, sa.func.count().label("n")).where(*where).group_by(reason),
+                e.case_id,
+            )
+        )
+        cases = self.conn.execute(
+            self.sql.scoped(
+                sa.select(sa.func.count(sa.distinct(e.case_id))).where(*where), e.case_id
+            )
+        ).scalar_one()
+        reasons = _count_pairs((r.reason or UNSET, r.n) for r in rows)
+        return sum(n for _, n in reasons), int(cases), reasons
+
+    def extensions(self, lo: dt.datetime, hi: dt.datetime) -> tuple[tuple[str, int], ...]:
+        e = self.t.events.c
+        clock = e.data["clock"].as_string().label("clock")
+        rows = self.sql.rows(
+            self.sql.scoped(
+                sa.select(clock, sa.func.count())
+                .where(e.kind == "extension", e.occurred_at >= lo, e.occurred_at < hi)
+                .group_by(clock),
+                e.case_id,
+            )
+        )
+        return _count_pairs((r[0], r[1]) for r in rows)
+
+    # --------------------------------------------------------------- follow-up
+
+    def visits(self, lo: dt.datetime, hi: dt.datetime) -> dict[str, int]:
+        f = self.t.followups.c
+        rows = self.sql.rows(
+            self.sql.scoped(
+                sa.select(f.outcome, sa.func.count())
+                .where(f.recorded_at >= lo, f.recorded_at < hi, f.outcome.is_not(None))
+                .group_by(f.outcome),
+                f.case_id,
+            )
+        )
+        return {str(k): int(n) for k, n in rows}
+
+    def followup(self, lo: dt.datetime, hi: dt.datetime, *, detail: bool) -> FollowUpFigures:
+        counts = self.visits(lo, hi)
+        reached = visited = rehandled = 0
+        if detail:
+            e, c, f = self.t.events.c, self.t.cases.c, self.t.followups.c
+            states, triggers = self.feedback_transitions()
+            reached_where = [
+                e.kind == "transition",
+                e.to_state.in_(states),
+                e.occurred_at >= lo,
+                e.occurred_at < hi,
+            ]
+            if triggers:
+                reached_where.append(e.trigger.in_(triggers))
+            fb = sa.select(e.case_id).where(*reached_where).distinct().subquery()
+            base = sa.select(sa.func.count()).select_from(
+                self.t.cases.join(fb, fb.c.case_id == c.id)
+            )
+            reached = int(self.conn.execute(base.where(*self.sql.scope)).scalar_one())
+            if reached:
+                has_visit = (
+                    sa.select(f.case_id)
+                    .where(f.case_id == c.id, f.outcome.in_(VISIT_OUTCOMES))
+                    .exists()
+                )
+                visited = int(
+                    self.conn.execute(base.where(has_visit, *self.sql.scope)).scalar_one()
+                )
+                rehandled = int(
+                    self.conn.execute(
+                        base.where(c.rehandle_count > 0, *self.sql.scope)
+                    ).scalar_one()
+                )
+        return FollowUpFigures(
+            reached_feedback=reached,
+            visited=visited,
+            rehandled=rehandled,
+            satisfied=counts.get("satisfied", 0),
+            basically_satisfied=counts.get("basically_satisfied", 0),
+            dissatisfied=counts.get("dissatisfied", 0),
+            unreachable=counts.get(UNREACHABLE, 0),
+        )
+
+    def feedback_transitions(self) -> tuple[list[str], list[str]]:
+        """States a follow-up policy starts from (where its ``after`` triggers lead), and the
+        triggers that lead there. Without any policy: ``feedback``, reached by any trigger."""
+        states: set[str] = set()
+        for spec in self.engine.workflows.all():
+            for policy in spec.followups:
+                for tr in spec.transitions:
+                    if tr.trigger in policy.after_triggers:
+                        states.add(tr.dest)
+        if not states:
+            return list(FEEDBACK_STATES), []
+        triggers = {
+            tr.trigger
+            for spec in self.engine.workflows.all()
+            for tr in spec.transitions
+            if tr.dest in states
+        }
+        return sorted(states), sorted(triggers)
+
+    # --------------------------------------------------------------- risk
+
+    def rises(
+        self, kind: str, prev_lo: dt.datetime, lo: dt.datetime, hi: dt.datetime
+    ) -> list[Hotspot]:
+        """Hot spots among respondents or products: the period's values with enough cases,
+        then the previous period's counts of those values only."""
+        c = self.t.cases.c
+        col = c[kind]
+        n = sa.func.count()
+        current = {
+            str(v): int(k)
+            for v, k in self.sql.rows(
+                sa.select(col, n)
+                .where(c.received_at >= lo, c.received_at < hi, col.is_not(None), *self.sql.scope)
+                .group_by(col)
+                .having(n >= self.rule.min_count)
+            )
+        }
+        previous: dict[str, int] = {}
+        names = sorted(current)
+        for i in range(0, len(names), 500):
+            chunk = names[i : i + 500]
+            previous.update(
+                (str(v), int(k))
+                for v, k in self.sql.rows(
+                    sa.select(col, n)
+                    .where(
+                        c.received_at >= prev_lo,
+                        c.received_at < lo,
+                        col.in_(chunk),
+                        *self.sql.scope,
+                    )
+                    .group_by(col)
+                )
+            )
+        return self.flag(kind, current, previous)
+
+    def flag(
+        self, kind: str, current: Mapping[str, int], previous: Mapping[str, int]
+    ) -> list[Hotspot]:
+        rule = self.rule
+        found = []
+        for value, n_cur in current.items():
+            n_prev = previous.get(value, 0)
+            if n_cur < rule.min_count or n_cur < rule.min_ratio * n_prev:
+                continue
+            p = binomial_upper_tail(n_cur, n_cur + n_prev)
+            if p <= rule.alpha:
+                found.append(Hotspot(kind, value, n_cur, n_prev, p))
+        return found
+
+    def repeat_complainants(
+        self, lo: dt.datetime, hi: dt.datetime
+    ) -> tuple[list[RepeatComplainant], int]:
+        c = self.t.cases.c
+        n = sa.func.count()
+        rows = self.sql.rows(
+            sa.select(c.complainant_contact, n)
+            .where(
+                c.received_at >= lo,
+                c.received_at < hi,
+                c.complainant_contact.is_not(None),
+                c.complainant_contact != "",
+                *self.sql.scope,
+            )
+            .group_by(c.complainant_contact)
+            .having(n >= self.rule.repeat_min)
+        )
+        ordered = sorted(((str(r[0]), int(r[1])) for r in rows), key=lambda x: (-x[1], x[0]))
+        top = [
+            RepeatComplainant(
+                contact=mask(contact) or "",
+                key=hashlib.sha256(contact.encode()).hexdigest()[:12],
+                cases=count,
+            )
+            for contact, count in ordered[: self.rule.top]
+        ]
+        return top, len(ordered)
+
+
+class _WorkingDays:
+    """Working days between two instants (epoch seconds) on one calendar, by a cumulative
+    count over the local days the durations span (one calendar lookup per day, not per case).
+    ``calendar`` None: Monday to Friday."""
+
+    def __init__(
+        self, calendar: Calendar | None, pairs: Sequence[tuple[int, int]], local: _LocalDays
+    ) -> None:
+        self.local = local
+        days = [local(s) for pair in pairs for s in pair]
+        self.base = min(days)
+        span = max(days) - self.base + 1
+        cum = [0] * span
+        total = 0
+        for i in range(1, span):
+            d = dt.date.fromordinal(_EPOCH_DAY + self.base + i)
+            worked = calendar.is_working_day(d) if calendar is not None else d.weekday() < 5
+            total += worked
+            cum[i] = total
+        self.cum = cum
+
+    def __call__(self, received: int, closed: int) -> int:
+        """Working days in ``(received date, closed date]``."""
+        return self.cum[self.local(closed) - self.base] - self.cum[self.local(received) - self.base]
+
+
+def _zone(tz: str | ZoneInfo | None, engine: Engine, workflow: str | None) -> ZoneInfo:
+    if isinstance(tz, ZoneInfo):
+        return tz
+    if tz is None:
+        tz = engine.workflows.versions(workflow)[-1].timezone if workflow else DEFAULT_TZ
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput("tz", f"unknown time zone {tz!r} (e.g. Asia/Shanghai)") from None
+
+
+def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+
+
+def build_report(
+    engine: Engine,
+    start: dt.date,
+    end: dt.date,
+    *,
+    workflow: str | None = None,
+    department: str | None = None,
+    tz: str | ZoneInfo | None = None,
+    rule: HotspotRule | None = None,
+) -> Report:
+    """The report for local dates ``start``..``end`` (inclusive) in ``tz`` (default: the
+    workflow's zone, else Asia/Shanghai), optionally for one workflow and/or department.
+
+    Read-only: one read transaction. See the module docs for every definition; use
+    :func:`queue_risk_alerts` to notify hooks of the hot spots found.
+    """
+    if isinstance(start, dt.datetime) or isinstance(end, dt.datetime):
+        raise InvalidInput("start", "start and end are dates (local days), not datetimes")
+    if end < start:
+        raise InvalidInput("end", f"{end} is before {start}")
+    if workflow is not None:
+        engine.workflows.versions(workflow)  # unknown names fail clearly
+    zone = _zone(tz, engine, workflow)
+    rule = rule or HotspotRule()
+    n_days = (end - start).days + 1
+    lo, hi = _midnight(start, zone), _midnight(end + dt.timedelta(days=1), zone)
+    prev_start = start - dt.timedelta(days=n_days)
+    prev_lo = _midnight(prev_start, zone)
+    now = engine.clock.now()
+    as_of = min(hi, now)
+    prev_as_of = min(lo, now)
+    week_starts = [start + dt.timedelta(days=7 * i) for i in range((n_days + 6) // 7)]
+    week_bounds = [_midnight(d, zone) for d in week_starts] + [hi]
+
+    def work(conn: sa.Connection) -> Report:
+        t = engine.store.tables
+        sql = _Sql(conn, t, workflow, department)
+        earliest = conn.execute(sa.select(sa.func.min(t.cases.c.received_at))).scalar()
+        days = _LocalDays(
+            zone,
+            min(earliest or prev_lo, prev_lo) - dt.timedelta(days=2),
+            max(hi, now) + dt.timedelta(days=2),
+        )
+        b = _Builder(engine, conn, sql, rule, days)
+
+        # The period.
+        groups = b.intake_groups(lo, hi, "channel", "category")
+        by_channel = _count_pairs((r.channel, r.n) for r in groups)
+        by_category = _count_pairs((r.category, r.n) for r in groups)
+        intake_total = sum(int(r.n) for r in groups)
+        accepted, rejected = b.intake_flags(lo, hi)
+        c = t.cases.c
+        intake_closed = sql.count(c.received_at >= lo, c.received_at < hi, c.closed_at < hi)
+        completed, by_state, handling = b.completion(lo, hi)
+        clocks = b.clocks(lo, hi, as_of)
+        escalated, escalated_cases, reasons = b.escalations(lo, hi, detail=True)
+        extensions = b.extensions(lo, hi)
+        followup = b.followup(lo, hi, detail=True)
+        weeks = []
+        for i, first in enumerate(week_starts):
+            w_intake, w_met, w_late = b.week(week_bounds[i], week_bounds[i + 1], as_of)
+            weeks.append(WeekFigures(first, min(7, n_days - 7 * i), w_intake, w_met, w_late))
+        opened = {at: b.open_at(at) for at in {prev_lo, lo, as_of, prev_as_of}}
+
+        # The previous period, for the change columns.
+        p_categories = b.intake_groups(prev_lo, lo, "category")
+        p_intake = sum(int(r.n) for r in p_categories)
+        p_acc, p_rej = b.intake_flags(prev_lo, lo)
+        p_completed = sql.count(c.closed_at >= prev_lo, c.closed_at < lo)
+        p_clocks = [
+            x
+            for x in b.clocks(prev_lo, lo, prev_as_of)
+            if not x.clock.startswith(VISIT_CLOCK_PREFIX)
+        ]
+        p_met = sum(x.met for x in p_clocks)
+        previous = Summary(
+            start=prev_start,
+            end=start - dt.timedelta(days=1),
+            intake_total=p_intake,
+            accepted=p_acc,
+            not_accepted=p_rej,
+            completed=p_completed,
+            completion_rate=_rate(p_completed, opened[prev_lo] + p_intake),
+            on_time_rate=_rate(p_met, sum(x.judged for x in p_clocks)),
+            satisfaction_rate=b.followup(prev_lo, lo, detail=False).satisfaction_rate,
+            escalated=b.escalations(prev_lo, lo, detail=False)[0],
+            open_at_end=opened[prev_as_of],
+            overdue_open=b.overdue_open(prev_as_of),
+        )
+
+        # Risk: no hot spots without a baseline (nothing received in the previous period:
+        # every value would "rise").
+        hotspots: list[Hotspot] = []
+        if p_intake:
+            hotspots += b.flag(
+                "category",
+                dict(_count_pairs((r.category, r.n) for r in groups if r.category is not None)),
+                dict(
+                    _count_pairs((r.category, r.n) for r in p_categories if r.category is not None)
+                ),
+            )
+            hotspots += b.rises("respondent", prev_lo, lo, hi)
+            hotspots += b.rises("product", prev_lo, lo, hi)
+            hotspots.sort(key=lambda h: (h.p_value, -h.count, h.kind, h.value))
+        repeaters, n_repeaters = b.repeat_complainants(lo, hi)
+        return Report(
+            start=start,
+            end=end,
+            timezone=str(zone),
+            workflow=workflow,
+            department=department,
+            generated_at=now,
+            as_of=as_of,
+            intake_total=intake_total,
+            by_channel=by_channel,
+            by_category=by_category,
+            accepted=accepted,
+            not_accepted=rejected,
+            open_at_start=opened[lo],
+            completed=completed,
+            completed_by_state=by_state,
+            intake_completed=intake_closed,
+            clocks=tuple(clocks),
+            handling=handling,
+            escalated=escalated,
+            escalated_cases=escalated_cases,
+            escalation_reasons=reasons,
+            extensions=sum(n for _, n in extensions),
+            extensions_by_clock=extensions,
+            followup=followup,
+            open_at_end=opened[as_of],
+            overdue_open=b.overdue_open(as_of),
+            weeks=tuple(weeks),
+            previous=previous,
+            hotspots=tuple(hotspots),
+            repeat_complainants=tuple(repeaters),
+            repeat_complainant_count=n_repeaters,
+            rule=rule,
+        )
+
+    return engine.store.run(work, read=True)
+
+
+def summary_keys() -> Mapping[str, str]:
+    """The JSON keys every report carries (the CLI contract), with their meaning."""
+    return {
+        "intake_total": "cases received in the period",
+        "by_channel": "intake by channel",
+        "by_category": "intake by category",
+        "completed": "cases that reached a final state in the period (办结)",
+        "completion_rate": "completed / (open at period start + intake)",
+        "on_time_rate": "clock verdicts in the period that were met",
+        "satisfaction_rate": "(satisfied + basically satisfied) / visits with an outcome",
+        "escalated": "escalations to the task group in the period",
+        "overdue_open": "open cases with a clock past due at period end",
+    }
