@@ -133,8 +133,9 @@ def run_cases(approach: Approach, indices: Iterable[int]) -> None:
 class _TraceSwitch:
     """Puts SQLite's statement trace on every new connection of an engine while switched on."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, store: Any = None) -> None:
         self.engine = engine
+        self.store = store
         self.callback: Callable[[str], None] | None = None
         sa.event.listen(engine, "connect", self._on_connect)
 
@@ -144,6 +145,8 @@ class _TraceSwitch:
 
     def set(self, callback: Callable[[str], None] | None) -> None:
         self.callback = callback
+        if self.store is not None:
+            self.store.release_connections()  # threads' kept connections reconnect too
         self.engine.dispose()  # reconnect, so the pooled connections pick the switch up
 
 
@@ -157,7 +160,7 @@ class CaseworkApproach:
         self.clock = FrozenClock(BASE)
         self.engine = Engine.open(f"sqlite:///{path}", workflows=workflows, clock=self.clock)
         self.actors = {(who, role): Actor(who, {role}) for _, who, role in FIRES}
-        self._trace = _TraceSwitch(self.engine.store.engine)
+        self._trace = _TraceSwitch(self.engine.store.engine, self.engine.store)
 
     def intake(self, i: int, at: dt.datetime) -> int:
         f = intake_fields(i)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -27,6 +29,10 @@ log = logging.getLogger("casework.store")
 T = TypeVar("T")
 
 RETRY_ATTEMPTS = 5
+
+# SQLite file engines casework created itself: each thread keeps one connection open across
+# commands (checking one out of the pool costs more than a small command's own statements).
+_HELD_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
 _RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
 
 
@@ -39,11 +45,16 @@ def create_sa_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> s
     sa_url = sa.make_url(url)
     if sa_url.get_backend_name() == "sqlite":
         memory = sa_url.database in (None, "", ":memory:")
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         if memory:
             kwargs.setdefault("poolclass", StaticPool)
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        else:
+            # Threads keep a connection each (see Store._unit): let the pool grow with them.
+            kwargs.setdefault("max_overflow", -1)
         engine = sa.create_engine(sa_url, **kwargs)
         install_sqlite_settings(engine, synchronous=synchronous, wal=not memory)
+        if not memory:
+            _HELD_ENGINES.add(engine)
         return engine
     if sa_url.get_backend_name() == "postgresql" and sa_url.drivername == "postgresql":
         sa_url = sa_url.set(drivername="postgresql+psycopg")
@@ -118,6 +129,9 @@ class Store:
             )
         self.tables: Tables = build_tables(prefix, schema)
         self.dialect = self.engine.dialect.name
+        self._held = threading.local() if self.engine in _HELD_ENGINES else None
+        self._held_all: weakref.WeakSet[sa.Connection] = weakref.WeakSet()
+        self._held_lock = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -143,6 +157,12 @@ class Store:
             with self.connection.begin_nested():
                 yield self.connection
             return
+        held = self._held_connection()
+        if held is not None:
+            held.execution_options(casework_read=read)
+            with held.begin():
+                yield held
+            return
         conn = self.engine.connect()
         if read:
             conn = conn.execution_options(casework_read=True)
@@ -151,6 +171,20 @@ class Store:
                 yield conn
         finally:
             conn.close()
+
+    def _held_connection(self) -> sa.Connection | None:
+        """This thread's kept connection, or ``None`` (not kept for this engine, or busy with
+        an enclosing unit — e.g. a host guard that reads casework during a command)."""
+        if self._held is None:
+            return None
+        conn: sa.Connection | None = getattr(self._held, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._held.conn = self.engine.connect()
+            with self._held_lock:
+                self._held_all.add(conn)
+        if conn.in_transaction():
+            return None
+        return conn
 
     def run(self, work: Callable[[sa.Connection], T], *, read: bool = False) -> T:
         """Run ``work(conn)`` in one transaction, retrying deadlocks/serialization failures.
@@ -172,6 +206,16 @@ class Store:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
+    def release_connections(self) -> None:
+        """Close the connections threads keep (all threads); the next command reconnects."""
+        with self._held_lock:
+            held = list(self._held_all)
+            self._held_all = weakref.WeakSet()
+        for conn in held:
+            with contextlib.suppress(Exception):
+                conn.close()
+
     def dispose(self) -> None:
+        self.release_connections()
         if self.owns_engine:
             self.engine.dispose()
