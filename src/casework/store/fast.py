@@ -23,13 +23,11 @@ from casework.store.schema import UTCDateTime
 def _sqlite_instant(value: dt.datetime) -> str:
     """What ``UTCDateTime`` + SQLAlchemy's SQLite ``DATETIME`` store, in one step: naive UTC
     text with microseconds (``2026-05-06 01:00:00.000000``), so comparisons in SQL hold."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
-    v = value.astimezone(dt.UTC)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-    )
+    if value.tzinfo is not dt.UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class FastRow:
@@ -48,7 +46,7 @@ class FastRow:
 
 
 class _Prepared:
-    __slots__ = ("binds", "compiled", "dialect", "names", "positional", "results", "sql")
+    __slots__ = ("binds", "compiled", "dialect", "fixed", "names", "positional", "results", "sql")
 
     def __init__(self, stmt: Any, dialect: sa.Dialect, keys: Sequence[str] | None) -> None:
         kw: dict[str, Any] = {}
@@ -60,6 +58,7 @@ class _Prepared:
         if "POSTCOMPILE" in self.sql:
             raise ValueError(f"statement needs render-time expansion: {self.sql[:80]}")
         self.positional: Sequence[str] | None = compiled.positiontup
+        self.fixed: dict[str, Any] | None = None
         self.binds: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
         if dialect.name == "sqlite":
             for name, bind in compiled.binds.items():
@@ -70,18 +69,21 @@ class _Prepared:
         self.dialect = dialect
 
     def params(self, values: Mapping[str, Any]) -> Any:
-        try:
-            bound = {name: values[name] for name in self.compiled.binds}
-        except KeyError:
-            # Binds with values of their own (literals in the statement): let SQLAlchemy fill.
-            bound = self.compiled.construct_params(dict(values))
+        fixed = self.fixed
+        if fixed is None:
+            # Binds that carry their own value (literals such as ``status = 'running'`` or
+            # ``version + 1``): let SQLAlchemy fill them once; the statement never changes.
+            full = self.compiled.construct_params(dict(values))
+            fixed = self.fixed = {k: v for k, v in full.items() if k not in values}
+        bound = dict(fixed)
+        bound.update(values)
         for name, proc in self.binds.items():
             value = bound.get(name)
             if value is not None:
                 bound[name] = proc(value)
         if self.positional is not None:
             return [bound[name] for name in self.positional]
-        return bound
+        return {k: bound[k] for k in self.compiled.binds if k in bound}
 
     def rows(self, cursor: Any) -> Iterator[FastRow]:
         results = self.results

@@ -240,7 +240,9 @@ def outbox_row(
 
 def insert_outbox_rows(conn: sa.Connection, t: Tables, rows: Sequence[Mapping[str, Any]]) -> None:
     """Queue hook notifications; a row whose key is already queued is left as it is."""
-    if rows:
+    if len(rows) == 1:
+        FAST.execute(conn, stmts(t).insert_outbox(conn.dialect.name), rows[0])
+    elif rows:
         FAST.executemany(conn, stmts(t).insert_outbox(conn.dialect.name), list(rows))
 
 
