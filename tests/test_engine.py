@@ -417,3 +417,23 @@ def test_two_processes_on_postgres_exactly_one_wins(pg_backend: Backend, clock: 
     assert results == ["lost", "won"]
     assert eng.get(case.id).version == 2
     eng.close()
+
+
+def test_host_rollback_also_undoes_a_first_statement_on_plain_sqlite(
+    tmp_path: Any, clock: Any
+) -> None:
+    """A host engine made with plain ``create_engine`` (pysqlite's lazy BEGIN): when
+    casework's step is the first statement of the host's transaction, rollback still undoes it."""
+    url = f"sqlite:///{tmp_path / 'host.db'}"
+    Engine.open(url, workflows=WORKFLOWS, clock=clock).close()
+    host = sa.create_engine(url)
+    try:
+        with host.connect() as conn:
+            eng = Engine.open(conn, workflows=WORKFLOWS, clock=clock, create=False)
+            tx = conn.begin()
+            eng.intake("consumer_complaint", channel="hotline", external_id="FIRST")
+            tx.rollback()
+            with conn.begin():
+                assert eng.list_cases() == []
+    finally:
+        host.dispose()

@@ -152,6 +152,13 @@ class Store:
     @contextlib.contextmanager
     def _unit(self, read: bool) -> Iterator[sa.Connection]:
         if self.connection is not None:
+            if self.is_sqlite:
+                # pysqlite (in its default mode) has not sent BEGIN yet when the host's first
+                # statement is ours; a SAVEPOINT outside a transaction would start one that its
+                # RELEASE commits, beyond the host's reach. Open the host's transaction first.
+                driver = self.connection.connection.driver_connection
+                if driver is not None and not driver.in_transaction:
+                    driver.execute("BEGIN")
             # Join the host's transaction; a savepoint keeps a failed command from leaving
             # half its rows behind while the host's own work stays untouched.
             with self.connection.begin_nested():
