@@ -437,3 +437,30 @@ def test_host_rollback_also_undoes_a_first_statement_on_plain_sqlite(
                 assert eng.list_cases() == []
     finally:
         host.dispose()
+
+
+def test_opening_an_engine_per_host_connection_does_not_leak(sqlite_backend: Backend) -> None:
+    """Hosts may open an engine per request on their own connection: memory stays flat."""
+    import gc
+    import tracemalloc
+
+    from casework.loading import load_workflows
+
+    specs = load_workflows(WORKFLOWS)
+    sqlite_backend.open().close()
+    host = sqlite_backend.sa_engine()
+    tracemalloc.start()
+    try:
+        with host.connect() as conn:
+            for _ in range(20):
+                Engine.open(conn, workflows=specs, create=False)
+            gc.collect()
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(60):
+                Engine.open(conn, workflows=specs, create=False)
+            gc.collect()
+            after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+        host.dispose()
+    assert (after - before) / 60 < 2048, f"{(after - before) / 60:.0f} bytes per open"

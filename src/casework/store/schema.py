@@ -5,6 +5,7 @@ these tables; a test keeps the two in step."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import attrs
@@ -58,8 +59,12 @@ class Tables:
     schema: str | None = None
 
 
+@functools.cache
 def build_tables(prefix: str = "", schema: str | None = None) -> Tables:
-    """Table objects for ``prefix`` (e.g. ``"cw_"``) in ``schema`` (PostgreSQL) or the default."""
+    """Table objects for ``prefix`` (e.g. ``"cw_"``) in ``schema`` (PostgreSQL) or the default.
+
+    Built once per (prefix, schema): every engine on the same tables shares them and their
+    prepared statements, however many engines a host opens."""
     md = sa.MetaData(schema=schema)
     p = prefix
 
