@@ -44,6 +44,9 @@ def _opt_instant(value: Any) -> dt.datetime | None:
     return None if value is None else _instant(value)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 @attrs.frozen(kw_only=True)
 class Payload:
     """Fields every notification carries. ``occurred_at`` is an aware UTC datetime."""
@@ -57,12 +60,17 @@ class Payload:
     occurred_at: dt.datetime = attrs.field(converter=_instant)
 
     def to_json(self) -> dict[str, Any]:
-        out = attrs.asdict(self, recurse=False)
-        for k, v in out.items():
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in attrs.fields(type(self)))
+        out: dict[str, Any] = {}
+        for k in names:
+            v = getattr(self, k)
             if isinstance(v, dt.datetime | dt.date):
-                out[k] = v.isoformat()
+                v = v.isoformat()
             elif isinstance(v, tuple):
-                out[k] = list(v)
+                v = list(v)
+            out[k] = v
         return out
 
 

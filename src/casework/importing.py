@@ -810,7 +810,9 @@ def _as_is(text: Any) -> str:
 
 def _iso(v: dt.datetime) -> str:
     """The form :func:`casework.audit.event_hash` hashes instants in."""
-    return v.astimezone(UTC).isoformat(timespec="microseconds")
+    if v.tzinfo is not UTC:
+        v = v.astimezone(UTC)
+    return v.isoformat(timespec="microseconds")
 
 
 # The escaping json.dumps(ensure_ascii=False) applies to a string (C-accelerated).
@@ -843,6 +845,7 @@ def _event_digest(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+# Columns an import writes; the others keep their server defaults (0, false, '', 1, NULL).
 _CASE_COLUMNS = (
     "id",
     "workflow",
@@ -852,21 +855,10 @@ _CASE_COLUMNS = (
     "channel",
     "category",
     "external_id",
-    "summary",
-    "description",
-    "complainant_name",
-    "complainant_contact",
-    "respondent",
-    "product",
-    "amount",
-    "remedy",
-    "department",
     "data",
     "received_at",
     "closed_at",
     "updated_at",
-    "rehandle_count",
-    "escalation_count",
     "last_seq",
     "head_hash",
 )
@@ -874,7 +866,6 @@ _EVENT_COLUMNS = (
     "case_id",
     "seq",
     "kind",
-    "trigger",
     "from_state",
     "to_state",
     "actor",
@@ -888,24 +879,14 @@ _EVENT_COLUMNS = (
 _DEADLINE_COLUMNS = (
     "case_id",
     "clock",
-    "kind",
     "status",
     "period",
     "calendar",
     "started_at",
-    "due_on",
     "due_at",
-    "fire_at",
-    "next_step",
-    "excluded_days",
-    "paused_seconds",
-    "extensions",
-    "provisional",
-    "fingerprint",
     "stopped_at",
     "breached_at",
     "data",
-    "version",
 )
 
 

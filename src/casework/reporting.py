@@ -94,6 +94,7 @@ UNREACHABLE = "unreachable"
 HOTSPOT_KINDS = ("category", "respondent", "product")
 UNSET = "(none)"
 VISIT_CLOCK_PREFIX = "followup:"
+OVERDUE_STATUSES = ("running", "breached", "cancelled")
 
 
 # ---------------------------------------------------------------------------- records
@@ -624,10 +625,19 @@ class _Sql:
     """Dialect-specific expressions, the report's scope, and execution."""
 
     def __init__(
-        self, conn: sa.Connection, tables: Tables, workflow: str | None, department: str | None
+        self,
+        conn: sa.Connection,
+        tables: Tables,
+        workflow: str | None,
+        department: str | None,
+        tz: ZoneInfo,
+        span: tuple[dt.datetime, dt.datetime],
     ) -> None:
         import sqlite3
 
+        self.tz = tz
+        self.span = span
+        self._offsets: tuple[int, list[tuple[dt.datetime, int]]] | None = None
         self.conn = conn
         self.t = tables
         self.pg = conn.dialect.name == "postgresql"
@@ -646,6 +656,25 @@ class _Sql:
         if self.unixepoch:
             return sa.func.unixepoch(col)
         return sa.cast(sa.func.strftime("%s", col), sa.Integer)
+
+    def day_number(self, col: Any) -> sa.ColumnElement[int]:
+        """The local date of an instant column as days since 1970-01-01, in the report's
+        zone (its offset changes in the span handled exactly)."""
+        if self.pg:
+            local = sa.extract("epoch", sa.func.timezone(str(self.tz), col))
+            return sa.cast(sa.func.floor(local / 86_400), sa.BigInteger)
+        if self._offsets is None:
+            self._offsets = _utc_offsets(self.tz, *self.span)
+        first, changes = self._offsets
+        offset: Any = first
+        if changes:
+            whens = []
+            prev = first
+            for at, new in changes:
+                whens.append((col < at, prev))
+                prev = new
+            offset = sa.case(*whens, else_=prev)
+        return (self.epoch(col) + offset) // 86_400  # type: ignore[no-any-return]
 
     def scoped(self, query: sa.Select[Any], case_id: Any) -> sa.Select[Any]:
         """Restrict a query over another table to cases in scope (a join only when needed)."""
@@ -666,19 +695,6 @@ class _Sql:
         """Rows of ``table`` (which has a ``case_id``) whose case is in scope."""
         query = sa.select(sa.func.count()).select_from(table).where(*where)
         return int(self.conn.execute(self.scoped(query, table.c.case_id)).scalar_one())
-
-
-class _LocalDays:
-    """Epoch seconds -> local day number (days since 1970-01-01 local), exact across the
-    zone's offset changes in the span."""
-
-    def __init__(self, tz: ZoneInfo, lo: dt.datetime, hi: dt.datetime) -> None:
-        first, changes = _utc_offsets(tz, lo, hi)
-        self.at = [int(at.timestamp()) for at, _ in changes]
-        self.offsets = [first, *(o for _, o in changes)]
-
-    def __call__(self, s: int) -> int:
-        return (s + self.offsets[bisect.bisect_right(self.at, s)]) // 86_400
 
 
 _EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
@@ -707,14 +723,12 @@ class _Builder:
         conn: sa.Connection,
         sql: _Sql,
         rule: HotspotRule,
-        days: _LocalDays,
     ) -> None:
         self.engine = engine
         self.conn = conn
         self.sql = sql
         self.t = engine.store.tables
         self.rule = rule
-        self.days = days
         self._calendars: dict[tuple[str, int], Calendar | None] = {}
 
     # --------------------------------------------------------------- intake
@@ -761,48 +775,56 @@ class _Builder:
         by_state = _count_pairs((r.state, r.n) for r in groups)
         if n == 0:
             return 0, by_state, Durations()
-        # Percentiles need the durations themselves: fetch two integers per completed case
-        # (receipt and closing, whole seconds) and order them here; working days need the
-        # workflow's calendar, which lives in Python.
+        secs = sql.epoch(c.closed_at) - sql.epoch(c.received_at)
+        # Working days need the calendar, which lives in Python: count the cases per pair of
+        # local dates (received, closed) in SQL, then weigh each pair's working days.
         calendars = {self.calendar(r.workflow, r.workflow_version) for r in groups}
-        one_calendar = len(calendars) == 1
-        cols: list[Any] = [sql.epoch(c.received_at), sql.epoch(c.closed_at)]
-        if not one_calendar:
-            cols += [c.workflow, c.workflow_version]
-        rows = self.conn.execute(sa.select(*cols).where(*in_period))
-        secs: list[int] = []
+        keys: list[Any] = [
+            sql.day_number(c.received_at).label("received_on"),
+            sql.day_number(c.closed_at).label("closed_on"),
+        ]
+        if len(calendars) > 1:
+            keys += [c.workflow, c.workflow_version]
+        pairs = sql.rows(
+            sa.select(*keys, sa.func.count().label("n"), sa.func.sum(secs).label("secs"))
+            .where(*in_period)
+            .group_by(*keys)
+        )
+        only = next(iter(calendars))
         wd: dict[int, int] = {}
-        local = self.days
-        if one_calendar:
-            cal = next(iter(calendars))
-            pairs = [(int(r0), int(r1)) for r0, r1 in rows]
-            counter = _WorkingDays(cal, pairs, local)
-            for r0, r1 in pairs:
-                secs.append(r1 - r0)
-                k = counter(r0, r1)
-                wd[k] = wd.get(k, 0) + 1
-        else:
-            fetched = [(int(r[0]), int(r[1]), r[2], r[3]) for r in rows]
-            counters: dict[Any, _WorkingDays] = {}
-            for r0, r1, wf, ver in fetched:
-                secs.append(r1 - r0)
-                cal = self.calendar(wf, ver)
-                found = counters.get(cal)
-                if found is None:
-                    found = counters[cal] = _WorkingDays(
-                        cal,
-                        [(a, b) for a, b, w, v in fetched if self.calendar(w, v) is cal],
-                        local,
-                    )
-                counter = found
-                k = counter(r0, r1)
-                wd[k] = wd.get(k, 0) + 1
-        secs.sort()
+        counters: dict[Any, _WorkingDays] = {}
+        for r in pairs:
+            cal = only if len(calendars) == 1 else self.calendar(r.workflow, r.workflow_version)
+            counter = counters.get(cal)
+            if counter is None:
+                counter = counters[cal] = _WorkingDays(
+                    cal, [int(x) for p in pairs for x in (p.received_on, p.closed_on)]
+                )
+            k = counter(int(r.received_on), int(r.closed_on))
+            wd[k] = wd.get(k, 0) + int(r.n)
+        total_secs = sum(int(r.secs) for r in pairs)
         wd_sorted = sorted(wd.items())
+        # Percentiles of the elapsed time: rank the durations once (a window function) and
+        # fetch only the order statistics needed.
+        ranks: set[int] = set()
+        for p in (0.5, 0.9):
+            r1, r2, _ = _percentile_ranks(n, p)
+            ranks.update((r1, r2))
+        ranked = (
+            sa.select(secs.label("s"), sa.func.row_number().over(order_by=secs).label("rn"))
+            .where(*in_period)
+            .subquery()
+        )
+        at_rank = {
+            int(rn): int(v)
+            for v, rn in self.conn.execute(
+                sa.select(ranked.c.s, ranked.c.rn).where(ranked.c.rn.in_(sorted(ranks)))
+            )
+        }
 
         def pct(p: float) -> float:
             r1, r2, w = _percentile_ranks(n, p)
-            return secs[r1 - 1] + (secs[r2 - 1] - secs[r1 - 1]) * w
+            return at_rank[r1] + (at_rank[r2] - at_rank[r1]) * w
 
         hours = 3600.0
         return (
@@ -810,7 +832,7 @@ class _Builder:
             by_state,
             Durations(
                 count=n,
-                mean_hours=round(sum(secs) / n / hours, 2),
+                mean_hours=round(total_secs / n / hours, 2),
                 median_hours=round(pct(0.5) / hours, 2),
                 p90_hours=round(pct(0.9) / hours, 2),
                 mean_working_days=round(sum(k * v for k, v in wd_sorted) / n, 2),
@@ -849,43 +871,73 @@ class _Builder:
         names = sorted(set(met) | set(late) | set(overdue))
         return [ClockFigures(k, met.get(k, 0), late.get(k, 0), overdue.get(k, 0)) for k in names]
 
-    def week(self, lo: dt.datetime, hi: dt.datetime, as_of: dt.datetime) -> tuple[int, int, int]:
-        """(intake, met, late) of one week: range counts on the indexed instants."""
+    def week(
+        self,
+        lo: dt.datetime,
+        hi: dt.datetime,
+        as_of: dt.datetime,
+        clocks: Sequence[ClockFigures],
+    ) -> tuple[int, int, int]:
+        """(intake, met, late) of one week, as range counts on indexed instants. ``clocks``
+        (the period's figures) name the clocks that can have verdicts in the week."""
         c, d = self.t.cases.c, self.t.deadlines.c
         deadlines = self.t.deadlines
-        handling = (d.kind == "clock", sa.not_(d.clock.like(f"{VISIT_CLOCK_PREFIX}%")))
+        handling = [x for x in clocks if not x.clock.startswith(VISIT_CLOCK_PREFIX)]
         intake = self.sql.count(c.received_at >= lo, c.received_at < hi)
-        met = self.sql.count_in(
-            deadlines, d.status == "met", d.stopped_at >= lo, d.stopped_at < hi, *handling
-        )
-        late = self.sql.count_in(
-            deadlines, d.status == "breached", d.due_at >= lo, d.due_at < hi, *handling
-        )
-        if lo < as_of:
-            late += self.sql.count_in(
+        met = late = 0
+        met_names = [x.clock for x in handling if x.met]
+        if met_names:
+            met = self.sql.count_in(
                 deadlines,
-                d.status == "running",
-                d.due_at >= lo,
-                d.due_at < min(hi, as_of),
-                *handling,
+                d.status == "met",
+                d.clock.in_(met_names),
+                d.stopped_at >= lo,
+                d.stopped_at < hi,
+                d.kind == "clock",
             )
+        late_names = [x.clock for x in handling if x.late or x.overdue_running]
+        if late_names:
+            late = self.sql.count_in(
+                deadlines,
+                d.status == "breached",
+                d.due_at >= lo,
+                d.due_at < hi,
+                d.clock.in_(late_names),
+                d.kind == "clock",
+            )
+            if lo < as_of:
+                late += self.sql.count_in(
+                    deadlines,
+                    d.status == "running",
+                    d.due_at >= lo,
+                    d.due_at < min(hi, as_of),
+                    d.clock.in_(late_names),
+                    d.kind == "clock",
+                )
         return intake, met, late
 
     def overdue_open(self, at: dt.datetime) -> int:
+        """Open cases with a clock past due at ``at``: candidate clock rows first (an index
+        range), then whether their case was open."""
         d, c = self.t.deadlines.c, self.t.cases.c
-        query = (
-            sa.select(sa.func.count(sa.distinct(d.case_id)))
-            .select_from(self.t.deadlines.join(self.t.cases, c.id == d.case_id))
+        case_open = (
+            sa.select(c.id)
             .where(
-                d.kind == "clock",
-                d.status != "paused",
-                d.due_at < at,
-                sa.or_(d.stopped_at.is_(None), d.stopped_at >= at),
-                d.started_at < at,
+                c.id == d.case_id,
                 c.received_at < at,
                 sa.or_(c.closed_at.is_(None), c.closed_at >= at),
                 *self.sql.scope,
             )
+            .exists()
+        )
+        query = sa.select(sa.func.count(sa.distinct(d.case_id))).where(
+            # A met clock stopped before it was due; a paused one is on hold.
+            d.status.in_(OVERDUE_STATUSES),
+            d.due_at < at,
+            d.kind == "clock",
+            sa.or_(d.stopped_at.is_(None), d.stopped_at >= at),
+            d.started_at < at,
+            case_open,
         )
         return int(self.conn.execute(query).scalar_one())
 
@@ -953,35 +1005,7 @@ class _Builder:
         counts = self.visits(lo, hi)
         reached = visited = rehandled = 0
         if detail:
-            e, c, f = self.t.events.c, self.t.cases.c, self.t.followups.c
-            states, triggers = self.feedback_transitions()
-            reached_where = [
-                e.kind == "transition",
-                e.to_state.in_(states),
-                e.occurred_at >= lo,
-                e.occurred_at < hi,
-            ]
-            if triggers:
-                reached_where.append(e.trigger.in_(triggers))
-            fb = sa.select(e.case_id).where(*reached_where).distinct().subquery()
-            base = sa.select(sa.func.count()).select_from(
-                self.t.cases.join(fb, fb.c.case_id == c.id)
-            )
-            reached = int(self.conn.execute(base.where(*self.sql.scope)).scalar_one())
-            if reached:
-                has_visit = (
-                    sa.select(f.case_id)
-                    .where(f.case_id == c.id, f.outcome.in_(VISIT_OUTCOMES))
-                    .exists()
-                )
-                visited = int(
-                    self.conn.execute(base.where(has_visit, *self.sql.scope)).scalar_one()
-                )
-                rehandled = int(
-                    self.conn.execute(
-                        base.where(c.rehandle_count > 0, *self.sql.scope)
-                    ).scalar_one()
-                )
+            reached, visited, rehandled = self.feedback_cases(lo, hi)
         return FollowUpFigures(
             reached_feedback=reached,
             visited=visited,
@@ -991,6 +1015,45 @@ class _Builder:
             dissatisfied=counts.get("dissatisfied", 0),
             unreachable=counts.get(UNREACHABLE, 0),
         )
+
+    def feedback_cases(self, lo: dt.datetime, hi: dt.datetime) -> tuple[int, int, int]:
+        """Cases that reached feedback in ``[lo, hi)``: how many, how many have a completed
+        visit, how many were re-handled."""
+        e, c, f = self.t.events.c, self.t.cases.c, self.t.followups.c
+        states, triggers = self.feedback_transitions()
+
+        def reached_by(case_id: Any) -> list[Any]:
+            where = [
+                e.kind == "transition",
+                e.occurred_at >= lo,
+                e.occurred_at < hi,
+                e.to_state.in_(states),
+            ]
+            if triggers:
+                where.append(e.trigger.in_(triggers))
+            if case_id is not None:
+                where.append(e.case_id == case_id)
+            return where
+
+        ids = self.sql.scoped(sa.select(e.case_id).where(*reached_by(None)), e.case_id)
+        fb = ids.distinct().subquery()
+        has_visit = (
+            sa.select(f.case_id)
+            .where(f.case_id == fb.c.case_id, f.outcome.in_(VISIT_OUTCOMES))
+            .exists()
+        )
+        row = self.conn.execute(
+            sa.select(sa.func.count(), sa.func.sum(sa.case((has_visit, 1), else_=0))).select_from(
+                fb
+            )
+        ).one()
+        reached, visited = int(row[0]), int(row[1] or 0)
+        if not reached:
+            return 0, 0, 0
+        # Re-handled cases are few: start from them and look for their feedback event.
+        reached_it = sa.select(e.case_id).where(*reached_by(c.id)).exists()
+        rehandled = self.sql.count(c.rehandle_count > 0, reached_it)
+        return reached, visited, rehandled
 
     def feedback_transitions(self) -> tuple[list[str], list[str]]:
         """States a follow-up policy starts from (where its ``after`` triggers lead), and the
@@ -1031,22 +1094,20 @@ class _Builder:
             )
         }
         previous: dict[str, int] = {}
-        names = sorted(current)
-        for i in range(0, len(names), 500):
-            chunk = names[i : i + 500]
-            previous.update(
-                (str(v), int(k))
+        if current:
+            previous = {
+                str(v): int(k)
                 for v, k in self.sql.rows(
                     sa.select(col, n)
                     .where(
                         c.received_at >= prev_lo,
                         c.received_at < lo,
-                        col.in_(chunk),
+                        col.is_not(None),
                         *self.sql.scope,
                     )
                     .group_by(col)
                 )
-            )
+            }
         return self.flag(kind, current, previous)
 
     def flag(
@@ -1093,29 +1154,24 @@ class _Builder:
 
 
 class _WorkingDays:
-    """Working days between two instants (epoch seconds) on one calendar, by a cumulative
-    count over the local days the durations span (one calendar lookup per day, not per case).
-    ``calendar`` None: Monday to Friday."""
+    """Working days between two local day numbers (days since 1970-01-01) on one calendar, by
+    a cumulative count over the days spanned (one calendar lookup per day, not per case).
+    ``calendar`` None (a workflow that is not loaded): Monday to Friday."""
 
-    def __init__(
-        self, calendar: Calendar | None, pairs: Sequence[tuple[int, int]], local: _LocalDays
-    ) -> None:
-        self.local = local
-        days = [local(s) for pair in pairs for s in pair]
+    def __init__(self, calendar: Calendar | None, days: Sequence[int]) -> None:
         self.base = min(days)
         span = max(days) - self.base + 1
         cum = [0] * span
         total = 0
         for i in range(1, span):
             d = dt.date.fromordinal(_EPOCH_DAY + self.base + i)
-            worked = calendar.is_working_day(d) if calendar is not None else d.weekday() < 5
-            total += worked
+            total += calendar.is_working_day(d) if calendar is not None else d.weekday() < 5
             cum[i] = total
         self.cum = cum
 
-    def __call__(self, received: int, closed: int) -> int:
+    def __call__(self, received_on: int, closed_on: int) -> int:
         """Working days in ``(received date, closed date]``."""
-        return self.cum[self.local(closed) - self.base] - self.cum[self.local(received) - self.base]
+        return self.cum[closed_on - self.base] - self.cum[received_on - self.base]
 
 
 def _zone(tz: str | ZoneInfo | None, engine: Engine, workflow: str | None) -> ZoneInfo:
@@ -1169,14 +1225,13 @@ def build_report(
 
     def work(conn: sa.Connection) -> Report:
         t = engine.store.tables
-        sql = _Sql(conn, t, workflow, department)
         earliest = conn.execute(sa.select(sa.func.min(t.cases.c.received_at))).scalar()
-        days = _LocalDays(
-            zone,
+        span = (
             min(earliest or prev_lo, prev_lo) - dt.timedelta(days=2),
             max(hi, now) + dt.timedelta(days=2),
         )
-        b = _Builder(engine, conn, sql, rule, days)
+        sql = _Sql(conn, t, workflow, department, zone, span)
+        b = _Builder(engine, conn, sql, rule)
 
         # The period.
         groups = b.intake_groups(lo, hi, "channel", "category")
@@ -1193,7 +1248,7 @@ def build_report(
         followup = b.followup(lo, hi, detail=True)
         weeks = []
         for i, first in enumerate(week_starts):
-            w_intake, w_met, w_late = b.week(week_bounds[i], week_bounds[i + 1], as_of)
+            w_intake, w_met, w_late = b.week(week_bounds[i], week_bounds[i + 1], as_of, clocks)
             weeks.append(WeekFigures(first, min(7, n_days - 7 * i), w_intake, w_met, w_late))
         opened = {at: b.open_at(at) for at in {prev_lo, lo, as_of, prev_as_of}}
 

@@ -166,7 +166,8 @@ class Store:
             return
         held = self._held_connection()
         if held is not None:
-            held.execution_options(casework_read=read)
+            if held.get_execution_options().get("casework_read", False) != read:
+                held.execution_options(casework_read=read)
             with held.begin():
                 yield held
             return

@@ -46,7 +46,17 @@ class FastRow:
 
 
 class _Prepared:
-    __slots__ = ("binds", "compiled", "dialect", "fixed", "names", "positional", "results", "sql")
+    __slots__ = (
+        "bind_items",
+        "binds",
+        "compiled",
+        "dialect",
+        "fixed",
+        "names",
+        "positional",
+        "results",
+        "sql",
+    )
 
     def __init__(self, stmt: Any, dialect: sa.Dialect, keys: Sequence[str] | None) -> None:
         kw: dict[str, Any] = {}
@@ -59,11 +69,13 @@ class _Prepared:
             raise ValueError(f"statement needs render-time expansion: {self.sql[:80]}")
         self.positional: Sequence[str] | None = compiled.positiontup
         self.fixed: dict[str, Any] | None = None
+        self.bind_items: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
         self.binds: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
         if dialect.name == "sqlite":
             for name, bind in compiled.binds.items():
                 if isinstance(bind.type, UTCDateTime):
                     self.binds[name] = _sqlite_instant
+        self.bind_items = tuple(self.binds.items())
         self.names: list[str] = [rc.keyname for rc in compiled._result_columns]
         self.results: list[Callable[[Any], Any] | None] | None = None
         self.dialect = dialect
@@ -75,9 +87,8 @@ class _Prepared:
             # ``version + 1``): let SQLAlchemy fill them once; the statement never changes.
             full = self.compiled.construct_params(dict(values))
             fixed = self.fixed = {k: v for k, v in full.items() if k not in values}
-        bound = dict(fixed)
-        bound.update(values)
-        for name, proc in self.binds.items():
+        bound = {**fixed, **values}
+        for name, proc in self.bind_items:
             value = bound.get(name)
             if value is not None:
                 bound[name] = proc(value)
