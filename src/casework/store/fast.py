@@ -30,6 +30,11 @@ def _sqlite_instant(value: dt.datetime) -> str:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def _sqlite_read_instant(value: str) -> dt.datetime:
+    """The reverse of :func:`_sqlite_instant`: stored naive UTC text → aware UTC datetime."""
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+
 class FastRow:
     """A result row: ``row.column`` and ``row._mapping["column"]``, like SQLAlchemy's."""
 
@@ -102,8 +107,11 @@ class _Prepared:
             # Some result processors depend on the driver's column type (PostgreSQL NUMERIC):
             # build them from the first cursor's description; a statement's types never change.
             columns = self.compiled._result_columns
+            sqlite = self.dialect.name == "sqlite"
             results = self.results = [
-                rc.type._cached_result_processor(self.dialect, desc[1])
+                _sqlite_read_instant
+                if sqlite and isinstance(rc.type, UTCDateTime)
+                else rc.type._cached_result_processor(self.dialect, desc[1])
                 for rc, desc in zip(columns, cursor.description, strict=True)
             ]
         names = self.names
