@@ -11,6 +11,7 @@ goes. The cursor belongs to the same connection, inside the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,10 @@ def _sqlite_instant(value: dt.datetime) -> str:
             raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
         value = value.astimezone(dt.UTC)
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value)
 
 
 def _sqlite_read_instant(value: str) -> dt.datetime:
@@ -80,6 +85,8 @@ class _Prepared:
             for name, bind in compiled.binds.items():
                 if isinstance(bind.type, UTCDateTime):
                     self.binds[name] = _sqlite_instant
+                elif type(bind.type) is sa.JSON and name in self.binds:
+                    self.binds[name] = _json_text  # what the SQLite dialect's JSON stores
         self.bind_items = tuple(self.binds.items())
         self.names: list[str] = [rc.keyname for rc in compiled._result_columns]
         self.results: list[Callable[[Any], Any] | None] | None = None
@@ -148,7 +155,7 @@ class FastExecutor:
 
     def execute(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> Any:
         """Run one statement; returns the DBAPI cursor (``rowcount``, ``fetchone``)."""
-        prepared = self._prepare(conn, stmt, sorted(values))
+        prepared = self._prepare(conn, stmt, tuple(values))
         cursor = self._cursor(conn)
         cursor.execute(prepared.sql, prepared.params(values))
         return cursor
@@ -159,11 +166,11 @@ class FastExecutor:
         """Run one statement for each of ``rows`` (all with the same keys)."""
         if not rows:
             return
-        prepared = self._prepare(conn, stmt, sorted(rows[0]))
+        prepared = self._prepare(conn, stmt, tuple(rows[0]))
         self._cursor(conn).executemany(prepared.sql, [prepared.params(r) for r in rows])
 
     def all(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> list[FastRow]:
-        prepared = self._prepare(conn, stmt, sorted(values))
+        prepared = self._prepare(conn, stmt, tuple(values))
         cursor = self._cursor(conn)
         cursor.execute(prepared.sql, prepared.params(values))
         return list(prepared.rows(cursor))
