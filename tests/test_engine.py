@@ -300,7 +300,9 @@ def test_guard_veto_names_the_guard(backend: Backend, clock: Any) -> None:
     spec = load_workflow_text(GUARDED)
     known = {"ACME"}
     eng = backend.open(
-        workflows=[spec], clock=clock, guards={"merchant_known": lambda ctx: ctx.case.respondent in known}
+        workflows=[spec],
+        clock=clock,
+        guards={"merchant_known": lambda ctx: ctx.case.respondent in known},
     )
     try:
         unknown = eng.intake("guarded", channel="web", respondent="Nobody Ltd", amount=10)
@@ -378,7 +380,9 @@ def test_list_filters_by_state_channel_and_opening_time(engine: Engine) -> None:
     engine.fire(b.id, "accept", CLERK)
     assert [c.id for c in engine.list_cases(channel="hotline")] == [a.id]
     assert [c.id for c in engine.list_cases(state="accepted")] == [b.id]
-    got = engine.list_cases(opened_from="2026-05-02T00:00+08:00", opened_to="2026-05-04T00:00+08:00")
+    got = engine.list_cases(
+        opened_from="2026-05-02T00:00+08:00", opened_to="2026-05-04T00:00+08:00"
+    )
     assert [c.id for c in got] == [b.id]
 
 
@@ -405,7 +409,9 @@ def test_two_processes_on_postgres_exactly_one_wins(pg_backend: Backend, clock: 
     ctx = mp.get_context("spawn")
     go, out = ctx.Event(), ctx.Queue()
     procs = [
-        ctx.Process(target=_fire_in_process, args=(pg_backend.url, pg_backend.schema, case.id, go, out))
+        ctx.Process(
+            target=_fire_in_process, args=(pg_backend.url, pg_backend.schema, case.id, go, out)
+        )
         for _ in range(2)
     ]
     for p in procs:
