@@ -275,7 +275,7 @@ def seed(path: Path, plan: Plan, n: int, due: int, breach: int) -> float:
         p.unlink(missing_ok=True)
     store = Store(f"sqlite:///{tmp}")
     upgrade(store)
-    store.engine.dispose()
+    store.dispose()  # also closes the connection this thread kept
 
     variants = plan.layout(n, due, breach)
 

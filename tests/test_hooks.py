@@ -82,3 +82,21 @@ def test_decorator_registers_and_returns_the_function() -> None:
 )
 def test_payloads_round_trip_through_json(payload: hk.Payload) -> None:
     assert hk.payload_from_json(payload.topic, payload.to_json()) == payload
+
+
+def test_risk_hotspot_payloads_are_delivered_as_frozen_objects() -> None:
+    from casework.reporting import RiskHotspot
+
+    hot = RiskHotspot(
+        idempotency_key="risk:2026-07-01..2026-09-30:respondent:乐活健身",
+        period_start="2026-07-01",
+        period_end="2026-09-30",
+        kind="respondent",
+        value="乐活健身",
+        count=42,
+        previous=9,
+        ratio=4.67,
+        p_value=0.0001,
+        occurred_at=dt.datetime(2026, 9, 30, 16, tzinfo=dt.UTC),
+    )
+    assert hk.payload_from_json("risk.hotspot", hot.to_json()) == hot

@@ -167,10 +167,15 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
 }
 
 
-def payload_from_json(topic: str, data: Mapping[str, Any]) -> Payload:
+def payload_from_json(topic: str, data: Mapping[str, Any]) -> Any:
     """Rebuild the frozen payload an outbox row holds."""
     if topic.startswith("hook:"):
         return NamedHookCall(**data)
+    if topic == RISK_HOTSPOT:
+        # A period-report finding, not a case event: its class lives with the report.
+        from casework.reporting import RiskHotspot
+
+        return RiskHotspot(**data)
     cls = PAYLOAD_TYPES.get(topic)
     if cls is None:
         raise ConfigurationError(f"unknown hook topic {topic!r}")

@@ -33,7 +33,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -68,8 +67,7 @@ UTC = dt.UTC
 IMPORT_ACTOR = "import"
 IMPORT_ROLES = ("system",)
 RESOLUTION_CLOCK = "resolution"
-BATCH_SIZE = 1000
-_THREADED = True
+BATCH_SIZE = 5000
 MAX_BAD_ROWS_KEPT = 1000
 
 # Fields a column can fill directly, with the longest text the store accepts.
@@ -782,7 +780,6 @@ class _Encoder:
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self.sqlite = dialect.name == "sqlite"
-        self.false: Any = 0 if self.sqlite else False
 
     def instant(self, v: dt.datetime | None, iso: str | None = None) -> Any:
         if v is None:
@@ -953,6 +950,8 @@ class _Importer:
         self.seen: set[tuple[str, str]] = set()
         self._spec_cache: dict[dt.date, Any] = {}
         self._bulk: tuple[_BulkInsert, _BulkInsert, _BulkInsert] | None = None
+        self.text_fields: list[str] = []
+        self.with_amount = False
         self._memo: dict[str, dict[str, str | None]] = {"channel": {}, "category": {}, "status": {}}
         self.source_json = _js(self.source)
 
@@ -1110,27 +1109,35 @@ class _Importer:
         """Write one batch; returns the rows written (the others exist already)."""
         t = self.engine.store.tables
         c = t.cases.c
-        # Both key columns in the query, so the (channel, external_id) unique index serves it.
-        present = {
-            (row[0], row[1])
-            for row in conn.execute(
-                sa.select(c.channel, c.external_id).where(
-                    c.channel.in_(sorted({r.channel for r in batch})),
-                    c.external_id.in_(sorted({r.external_id for r in batch})),
+        # Both key columns in the query, so the (channel, external_id) unique index serves it;
+        # chunks stay under old SQLite builds' limit of 999 bound values.
+        channels = sorted({r.channel for r in batch})
+        ids = sorted({r.external_id for r in batch})
+        present: set[tuple[str, str]] = set()
+        for i in range(0, len(ids), 900):
+            present.update(
+                (row[0], row[1])
+                for row in conn.execute(
+                    sa.select(c.channel, c.external_id).where(
+                        c.channel.in_(channels), c.external_id.in_(ids[i : i + 900])
+                    )
                 )
             )
-        }
         fresh = [r for r in batch if (r.channel, r.external_id) not in present]
         if not fresh:
             return []
         inserters = self._inserters(conn)
         enc = _Encoder(conn.dialect)
-        instant, as_json, false = enc.instant, enc.json, enc.false
+        instant, as_json = enc.instant, enc.json
         case_ids = _reserve_ids(conn, t.cases, len(fresh))
         now_iso = _iso(self.now)
         now = instant(self.now, now_iso)
         source_json = _js(self.source)
         deadline_data = as_json('{"imported":true}')
+        roles = as_json(_ROLES_JSON)
+        text_fields = self.text_fields
+        with_amount = self.with_amount
+        number = enc.number
         cases: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
         deadlines: list[tuple[Any, ...]] = []
@@ -1147,23 +1154,11 @@ class _Importer:
             head = _event_digest(
                 GENESIS, case_id, 1, "opened", None, initial, data_json, received_iso, now_iso
             )
+            # Columns: _EVENT_COLUMNS.
             events.append(
-                (
-                    case_id,
-                    1,
-                    "opened",
-                    None,
-                    None,
-                    initial,
-                    IMPORT_ACTOR,
-                    as_json(_ROLES_JSON),
-                    as_json(data_json),
-                    received,
-                    now,
-                    GENESIS,
-                    head,
-                )
-            )
+                (case_id, 1, "opened", None, initial, IMPORT_ACTOR, roles, as_json(data_json),
+                 received, now, GENESIS, head)
+            )  # fmt: skip
             seq, state, closed = 1, initial, None
             if r.final_state is not None:
                 assert r.closed_at is not None
@@ -1171,91 +1166,32 @@ class _Importer:
                 closed = instant(r.closed_at, closed_iso)
                 data_json = f'{{"line":{int(r.line)},"source":{source_json}}}'
                 digest = _event_digest(
-                    head,
-                    case_id,
-                    2,
-                    "imported",
-                    initial,
-                    r.final_state,
-                    data_json,
-                    closed_iso,
+                    head, case_id, 2, "imported", initial, r.final_state, data_json, closed_iso,
                     now_iso,
-                )
+                )  # fmt: skip
                 events.append(
-                    (
-                        case_id,
-                        2,
-                        "imported",
-                        None,
-                        initial,
-                        r.final_state,
-                        IMPORT_ACTOR,
-                        as_json(_ROLES_JSON),
-                        as_json(data_json),
-                        closed,
-                        now,
-                        head,
-                        digest,
-                    )
-                )
+                    (case_id, 2, "imported", initial, r.final_state, IMPORT_ACTOR, roles,
+                     as_json(data_json), closed, now, head, digest)
+                )  # fmt: skip
                 head, seq, state = digest, 2, r.final_state
-            text = r.text.get
-            cases.append(
-                (
-                    case_id,
-                    spec.name,
-                    spec.version,
-                    state,
-                    seq,
-                    r.channel,
-                    r.category,
-                    r.external_id,
-                    text("summary"),
-                    text("description"),
-                    text("complainant_name"),
-                    text("complainant_contact"),
-                    text("respondent"),
-                    text("product"),
-                    enc.number(r.amount),
-                    text("remedy"),
-                    text("department"),
-                    as_json(r.data_json),
-                    received,
-                    closed,
-                    now,
-                    0,
-                    0,
-                    seq,
-                    head,
-                )
-            )
+            # Columns: _CASE_COLUMNS, then the mapped text fields, then amount.
+            row: tuple[Any, ...] = (
+                case_id, spec.name, spec.version, state, seq, r.channel, r.category,
+                r.external_id, as_json(r.data_json), received, closed, now, seq, head,
+            )  # fmt: skip
+            if text_fields:
+                row += tuple(r.text[f] for f in text_fields)
+            if with_amount:
+                row += (number(r.amount),)
+            cases.append(row)
             if r.due_at is not None:
                 status = self.clock_status(r)
                 due = instant(r.due_at)
+                # Columns: _DEADLINE_COLUMNS.
                 deadlines.append(
-                    (
-                        case_id,
-                        RESOLUTION_CLOCK,
-                        "clock",
-                        status,
-                        "imported target",
-                        "imported",
-                        received,
-                        None,
-                        due,
-                        None,
-                        0,
-                        0,
-                        0,
-                        0,
-                        false,
-                        "",
-                        closed,
-                        due if status == "breached" else None,
-                        deadline_data,
-                        1,
-                    )
-                )
+                    (case_id, RESOLUTION_CLOCK, status, "imported target", "imported", received,
+                     due, closed, due if status == "breached" else None, deadline_data)
+                )  # fmt: skip
         self._check_hash(events[0], fresh[0])
         inserters[0].execute(conn, cases)
         inserters[1].execute(conn, events)
@@ -1295,7 +1231,11 @@ class _Importer:
             t = self.engine.store.tables
             d = conn.dialect
             self._bulk = (
-                _BulkInsert(d, t.cases, _CASE_COLUMNS),
+                _BulkInsert(
+                    d,
+                    t.cases,
+                    (*_CASE_COLUMNS, *self.text_fields, *(["amount"] if self.with_amount else [])),
+                ),
                 _BulkInsert(d, t.events, _EVENT_COLUMNS),
                 _BulkInsert(d, t.deadlines, _DEADLINE_COLUMNS),
             )
@@ -1314,58 +1254,35 @@ class _Importer:
         m = self.mapping
         f, header, header_line = _open_rows(self.path, m)
         n_rows = 0
-        # One writer thread: while it commits a batch (SQLite and psycopg release the GIL in
-        # the driver), this thread parses the next. At most one batch is in flight, and
-        # batches commit in file order. A host's own Connection is used from its thread only.
-        writer = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="casework-import")
-            if self.engine.store.connection is None and _THREADED
-            else None
-        )
-        in_flight: Future[tuple[list[_Row], list[_Row]]] | None = None
 
-        def flush(batch: list[_Row]) -> None:
-            nonlocal in_flight
-            if in_flight is not None:
-                self.tally(*in_flight.result())
-                in_flight = None
-            if writer is None:
+        with f:
+            plan = _plan(m, header)
+            self.text_fields = [field for field, _, _ in plan.text_idx]
+            self.with_amount = "amount" in plan.idx
+            counter = [0]
+            reader = csv.reader(_counted(f, counter), delimiter=m.delimiter)
+            batch: list[_Row] = []
+            reported = 0
+            prev_end = 0
+            for row in reader:
+                line = header_line + prev_end + 1
+                prev_end = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                n_rows += 1
+                parsed = self.parse_row(row, line, plan)
+                if parsed is not None:
+                    batch.append(parsed)
+                if len(batch) >= batch_size:
+                    self.tally(batch, self.commit(batch))
+                    batch = []
+                    if progress is not None:
+                        progress(counter[0] - reported)
+                        reported = counter[0]
+            if batch:
                 self.tally(batch, self.commit(batch))
-            else:
-                in_flight = writer.submit(lambda: (batch, self.commit(batch)))
-
-        try:
-            with f:
-                plan = _plan(m, header)
-                counter = [0]
-                reader = csv.reader(_counted(f, counter), delimiter=m.delimiter)
-                batch: list[_Row] = []
-                reported = 0
-                prev_end = 0
-                for row in reader:
-                    line = header_line + prev_end + 1
-                    prev_end = reader.line_num
-                    if not row or (len(row) == 1 and not row[0].strip()):
-                        continue
-                    n_rows += 1
-                    parsed = self.parse_row(row, line, plan)
-                    if parsed is not None:
-                        batch.append(parsed)
-                    if len(batch) >= batch_size:
-                        flush(batch)
-                        batch = []
-                        if progress is not None:
-                            progress(counter[0] - reported)
-                            reported = counter[0]
-                if batch:
-                    flush(batch)
-                if in_flight is not None:
-                    self.tally(*in_flight.result())
-                if progress is not None:
-                    progress(counter[0] - reported)
-        finally:
-            if writer is not None:
-                writer.shutdown(wait=True)
+            if progress is not None:
+                progress(counter[0] - reported)
         return ImportReport(
             file=str(self.path),
             workflow=m.workflow,

@@ -121,8 +121,8 @@ class Outbox:
         delivered: list[int] = []
         failures: list[tuple[int, int, str]] = []
         for row in rows:
-            payload = payload_from_json(row.topic, row.payload)
             try:
+                payload = payload_from_json(row.topic, row.payload)
                 for hook in self.engine.hooks.for_topic(row.topic):
                     hook(payload)
             except Exception as exc:

@@ -4,9 +4,10 @@
 zone — the workflow's, else ``Asia/Shanghai`` — i.e. the instants ``[lo, hi)`` from local
 midnight of ``start`` to local midnight after ``end``. ``as_of`` is ``min(hi, now)``: a report
 for a past period never depends on when it is built, except for the follow-up coverage noted
-below. Every figure is a ``COUNT``/``SUM(CASE ...)``/``GROUP BY`` in the database; Python only
-combines the aggregates (and turns date pairs into working days, which need the calendar), so
-SQLite and PostgreSQL give identical figures. Definitions (see ``docs/reporting.md``):
+below. Every figure is a ``COUNT``/``SUM``/``GROUP BY`` in the database; Python only adds up
+aggregates, turns pairs of local dates into working days (the calendar lives in Python) and
+reads the few order statistics a window function ranks, so SQLite and PostgreSQL give
+identical figures. Queries are shaped for covering indexes (``docs/reporting.md``). Definitions:
 
 * **Intake** — cases received in the period, by channel and category. **Accepted** — of
   those, cases accepted before ``hi``; **not accepted** — in state ``rejected`` (不予受理) by
@@ -83,6 +84,7 @@ __all__ = [
     "WeekFigures",
     "build_report",
     "queue_risk_alerts",
+    "risk_payloads",
 ]
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -766,43 +768,37 @@ class _Builder:
         c = self.t.cases.c
         sql = self.sql
         in_period = (c.closed_at >= lo, c.closed_at < hi, *sql.scope)
+        secs = sql.epoch(c.closed_at) - sql.epoch(c.received_at)
+        # One pass groups the completed cases by final state, workflow version (its calendar)
+        # and the pair of local dates (received, closed): working days need the calendar,
+        # which lives in Python, so each pair's working days are weighed by its count.
+        keys = [
+            c.workflow,
+            c.workflow_version,
+            c.state,
+            sql.day_number(c.received_at).label("received_on"),
+            sql.day_number(c.closed_at).label("closed_on"),
+        ]
         groups = sql.rows(
-            sa.select(c.workflow, c.workflow_version, c.state, sa.func.count().label("n"))
+            sa.select(*keys, sa.func.count().label("n"), sa.func.sum(secs).label("secs"))
             .where(*in_period)
-            .group_by(c.workflow, c.workflow_version, c.state)
+            .group_by(*keys)
         )
         n = sum(int(r.n) for r in groups)
         by_state = _count_pairs((r.state, r.n) for r in groups)
         if n == 0:
             return 0, by_state, Durations()
-        secs = sql.epoch(c.closed_at) - sql.epoch(c.received_at)
-        # Working days need the calendar, which lives in Python: count the cases per pair of
-        # local dates (received, closed) in SQL, then weigh each pair's working days.
-        calendars = {self.calendar(r.workflow, r.workflow_version) for r in groups}
-        keys: list[Any] = [
-            sql.day_number(c.received_at).label("received_on"),
-            sql.day_number(c.closed_at).label("closed_on"),
-        ]
-        if len(calendars) > 1:
-            keys += [c.workflow, c.workflow_version]
-        pairs = sql.rows(
-            sa.select(*keys, sa.func.count().label("n"), sa.func.sum(secs).label("secs"))
-            .where(*in_period)
-            .group_by(*keys)
-        )
-        only = next(iter(calendars))
-        wd: dict[int, int] = {}
         counters: dict[Any, _WorkingDays] = {}
-        for r in pairs:
-            cal = only if len(calendars) == 1 else self.calendar(r.workflow, r.workflow_version)
+        wd: dict[int, int] = {}
+        for r in groups:
+            cal = self.calendar(r.workflow, r.workflow_version)
             counter = counters.get(cal)
             if counter is None:
-                counter = counters[cal] = _WorkingDays(
-                    cal, [int(x) for p in pairs for x in (p.received_on, p.closed_on)]
-                )
+                days = [int(x) for g in groups for x in (g.received_on, g.closed_on)]
+                counter = counters[cal] = _WorkingDays(cal, days)
             k = counter(int(r.received_on), int(r.closed_on))
             wd[k] = wd.get(k, 0) + int(r.n)
-        total_secs = sum(int(r.secs) for r in pairs)
+        total_secs = sum(int(r.secs) for r in groups)
         wd_sorted = sorted(wd.items())
         # Percentiles of the elapsed time: rank the durations once (a window function) and
         # fetch only the order statistics needed.
@@ -1329,18 +1325,3 @@ def build_report(
         )
 
     return engine.store.run(work, read=True)
-
-
-def summary_keys() -> Mapping[str, str]:
-    """The JSON keys every report carries (the CLI contract), with their meaning."""
-    return {
-        "intake_total": "cases received in the period",
-        "by_channel": "intake by channel",
-        "by_category": "intake by category",
-        "completed": "cases that reached a final state in the period (办结)",
-        "completion_rate": "completed / (open at period start + intake)",
-        "on_time_rate": "clock verdicts in the period that were met",
-        "satisfaction_rate": "(satisfied + basically satisfied) / visits with an outcome",
-        "escalated": "escalations to the task group in the period",
-        "overdue_open": "open cases with a clock past due at period end",
-    }

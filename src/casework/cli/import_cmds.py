@@ -9,6 +9,7 @@ import click
 
 from casework.cli.app import Settings, emit_json, main, pass_settings
 from casework.cli.case_cmds import parse_time
+from casework.importing import BATCH_SIZE
 
 SHOWN_BAD_ROWS = 20
 
@@ -31,7 +32,7 @@ SHOWN_BAD_ROWS = 20
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=1000,
+    default=BATCH_SIZE,
     show_default=True,
     help="Rows per transaction.",
 )

@@ -1,0 +1,510 @@
+"""Importing historical cases from CSV: the public CFPB and Boston 311 files, bad rows, idempotent
+re-runs, the audit chain, and the import CLI."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from casework import DefinitionError, Engine
+from casework.audit import event_hash
+from casework.clock import FrozenClock
+from casework.importing import ImportReport, import_csv, load_mapping, parse_mapping
+from tests.conftest import ROOT, WORKFLOWS, Backend
+
+MAPPINGS = ROOT / "examples" / "import"
+WORKFLOW = WORKFLOWS / "consumer_complaint.yaml"
+NOW = dt.datetime(2026, 5, 6, 1, 0, tzinfo=dt.UTC)
+BOSTON_YEARS = (2013, 2014, 2015, 2016)
+
+MAPPING = """
+workflow: consumer_complaint
+source: test
+timezone: Asia/Shanghai
+time_format: ["%Y-%m-%d %H:%M", "%d/%m/%Y"]
+closed_state: archived
+columns:
+  external_id: id
+  received_at: received
+  closed_at: closed
+  due_at: target
+  summary: summary
+  respondent: shop
+  channel:
+    column: via
+    values: {phone: hotline, web: website, mail: email}
+  category:
+    column: kind
+    values: {quality: product_quality_safety}
+    match:
+      - {contains: [refund, repair], value: after_sales}
+    default: other
+data:
+  note: note
+"""
+
+HEADER = "id,received,closed,target,summary,shop,via,kind,note\n"
+
+
+def open_engine(backend: Backend, **kw: Any) -> Engine:
+    return backend.open(workflows=WORKFLOW, clock=FrozenClock(NOW), **kw)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mapping_file(tmp_path: Path) -> Path:
+    return write(tmp_path, "mapping.yaml", MAPPING)
+
+
+def rows_of(engine: Engine, sql: str) -> list[Any]:
+    return engine.store.run(lambda conn: list(conn.execute(sa.text(sql))), read=True)
+
+
+def clock_status(engine: Engine) -> dict[str, str]:
+    """external_id -> status of its imported `resolution` clock."""
+    t = engine.store.tables
+    q = (
+        sa.select(t.cases.c.external_id, t.deadlines.c.status)
+        .select_from(t.deadlines.join(t.cases, t.cases.c.id == t.deadlines.c.case_id))
+        .where(t.deadlines.c.clock == "resolution")
+    )
+    return dict(engine.store.run(lambda conn: [tuple(r) for r in conn.execute(q)], read=True))
+
+
+# ---------------------------------------------------------------------------- small files
+
+
+def test_bad_rows_are_reported_by_line_and_the_rest_imported(
+    backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """A bad date, a missing id, an unknown channel and a row closed before it was received
+    are listed with their line (counting a quoted line break) and skipped; the others land."""
+    data = write(
+        tmp_path,
+        "cases.csv",
+        HEADER
+        + '1,2026-03-02 09:00,2026-03-03 10:00,2026-03-05 00:00,"two\nlines",Shop A,phone,quality,x\n'
+        + "2,2026-03-31 25:00,,,bad hour,Shop B,web,refund please,\n"  # line 4
+        + ",2026-03-04 09:00,,,no id,Shop B,web,other,\n"  # line 5
+        + "4,2026-03-04 09:00,,,carrier pigeon,Shop C,pigeon,other,\n"  # line 6
+        + "5,2026-03-05 09:00,2026-03-01 09:00,,closed first,Shop C,mail,other,\n"  # line 7
+        + "6,05/03/2026,,,day-first date,Shop D,mail,repair,\n"
+        + "1,2026-03-02 09:00,,,duplicate of line 2,Shop A,phone,quality,\n",
+    )
+    engine = open_engine(backend)
+    try:
+        rep = import_csv(engine, data, mapping_file)
+        assert [(b.line, b.external_id) for b in rep.bad_rows] == [
+            (4, "2"),
+            (5, None),
+            (6, "4"),
+            (7, "5"),
+        ]
+        reasons = [b.reason for b in rep.bad_rows]
+        assert reasons[0] == (
+            "received_at: '2026-03-31 25:00' is not a time (%Y-%m-%d %H:%M or %d/%m/%Y)"
+        )
+        assert reasons[1] == "external_id: missing"
+        assert reasons[2] == "channel: no mapping for 'pigeon'"
+        assert reasons[3].startswith("closed_at 2026-03-01T01:00:00+00:00 is before received_at")
+        assert (rep.rows, rep.created, rep.bad, rep.duplicates) == (7, 2, 4, 1)
+        assert rep.deadlines == {"met": 1, "breached": 0, "running": 0}
+        cases = {c.external_id: c for c in engine.list_cases()}
+    finally:
+        engine.close()
+    assert set(cases) == {"1", "6"}
+    one = cases["1"]
+    assert (one.state, one.channel, one.category, one.respondent) == (
+        "archived",
+        "hotline",
+        "product_quality_safety",
+        "Shop A",
+    )
+    assert one.summary == "two\nlines"
+    assert one.received_at == dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # 09:00 Shanghai
+    assert one.closed_at == dt.datetime(2026, 3, 3, 2, 0, tzinfo=dt.UTC)
+    assert one.data["original"] == {"channel": "phone", "category": "quality"}
+    assert one.data["import"] == {"source": "test", "line": 2}
+    assert one.data["note"] == "x"
+    six = cases["6"]
+    assert (six.state, six.closed_at, six.category) == ("received", None, "after_sales")
+    assert six.received_at == dt.datetime(2026, 3, 4, 16, 0, tzinfo=dt.UTC)  # 5 March local
+
+
+def test_audit_verify_passes_after_import(backend: Backend, tmp_path: Path) -> None:
+    """Imported events chain exactly as casework.audit.event_hash computes, with awkward text
+    (quotes, backslashes, Chinese, control characters) in the hashed fields too."""
+    mapping = write(tmp_path, "m.yaml", MAPPING.replace("values: {quality:", "values: {质量:"))
+    data = write(
+        tmp_path,
+        "cases.csv",
+        HEADER
+        + '"a""b\\\\c",2026-03-02 09:00,2026-03-03 10:00,,s,Shop,phone,质量,\n'
+        + '"编号-7\t",2026-03-02 09:00,,,s,Shop,web,other,\n'
+        + "plain,2026-03-02 09:00,2026-03-09 09:00,2026-03-05 00:00,s,Shop,mail,,\n",
+    )
+    engine = open_engine(backend)
+    try:
+        rep = import_csv(engine, data, mapping)
+        assert rep.created == 3, rep.bad_rows
+        report = engine.verify_audit()
+        assert report.ok, report.findings
+        assert report.events_checked == 5  # 3 opened + 2 closing
+        for case in engine.list_cases():
+            for ev in engine.history(case.id):
+                assert ev.actor == "import" and ev.kind in ("opened", "imported")
+                assert ev.hash == event_hash(
+                    prev_hash=ev.prev_hash,
+                    case_id=ev.case_id,
+                    seq=ev.seq,
+                    kind=ev.kind,
+                    trigger=ev.trigger,
+                    from_state=ev.from_state,
+                    to_state=ev.to_state,
+                    actor=ev.actor,
+                    roles=ev.roles,
+                    data=ev.data,
+                    occurred_at=ev.occurred_at,
+                    recorded_at=ev.recorded_at,
+                )
+        # The engine accepts imported cases as its own: a new command extends the chain.
+        case = next(c for c in engine.list_cases() if c.state == "received")
+        from casework import Actor
+
+        engine.fire(case.id, "accept", Actor("li", {"clerk"}))
+        assert engine.verify_audit().ok
+    finally:
+        engine.close()
+    if backend.name == "sqlite":  # the CLI has no --schema option to reach the PG schema
+        code, out, _ = cli(backend, "audit", "verify")
+        assert code == 0 and out.strip().endswith("ok")
+
+
+def test_rerun_creates_nothing_and_partial_overlap_adds_only_new_rows(
+    backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """Idempotent on (channel, external_id): a second run writes nothing; a file that
+    overlaps adds only its new rows; the same id on another channel is another case."""
+    first = write(
+        tmp_path,
+        "a.csv",
+        HEADER + "".join(f"{i},2026-03-02 09:00,,,s,Shop,phone,,\n" for i in range(2500)),
+    )
+    second = write(
+        tmp_path,
+        "b.csv",
+        HEADER
+        + "".join(f"{i},2026-03-02 09:00,,,s,Shop,phone,,\n" for i in range(2400, 2600))
+        + "7,2026-03-02 09:00,,,s,Shop,web,,\n",
+    )
+    engine = open_engine(backend)
+    try:
+        r1 = import_csv(engine, first, mapping_file, batch_size=1000)
+        r2 = import_csv(engine, first, mapping_file, batch_size=1000)
+        r3 = import_csv(engine, second, mapping_file, batch_size=64)
+        n_cases = rows_of(engine, f"SELECT count(*) FROM {table(backend, 'cases')}")[0][0]
+        n_events = rows_of(engine, f"SELECT count(*) FROM {table(backend, 'events')}")[0][0]
+    finally:
+        engine.close()
+    assert (r1.created, r1.existing) == (2500, 0)
+    assert (r2.created, r2.existing) == (0, 2500)
+    assert (r3.created, r3.existing) == (101, 100)
+    assert (n_cases, n_events) == (2601, 2601)
+
+
+def table(backend: Backend, name: str) -> str:
+    return f'"{backend.schema}".{name}' if backend.schema else name
+
+
+def test_open_cases_are_judged_at_the_as_of_instant(
+    backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """Open with a target: breached when the target is at or before as-of, else running;
+    closed: met when closed at or before the target, breached after it. The default as-of is
+    the latest time in the file; --as-of overrides it."""
+    text = (
+        HEADER
+        + "m,2026-03-02 09:00,2026-03-04 09:00,2026-03-04 09:00,s,S,phone,,\n"
+        + "b,2026-03-02 09:00,2026-03-04 09:01,2026-03-04 09:00,s,S,phone,,\n"
+        + "o1,2026-03-02 09:00,,2026-03-10 00:00,s,S,phone,,\n"
+        + "o2,2026-03-02 09:00,,2026-03-20 00:00,s,S,phone,,\n"
+    )
+    data = write(tmp_path, "t.csv", text)
+    later = text.replace("2026-03-20 00:00", "2026-03-20 00:01").replace(",2026", "x,2026", 0)
+    later = "\n".join(
+        line if i == 0 else "late-" + line for i, line in enumerate(later.strip().split("\n"))
+    )
+    late = write(tmp_path, "late.csv", later + "\n")
+    engine = open_engine(backend)
+    try:
+        rep = import_csv(engine, data, mapping_file)
+        # The latest time in the file is o2's target itself: at as-of, so breached.
+        assert rep.as_of == dt.datetime(2026, 3, 19, 16, 0, tzinfo=dt.UTC)
+        rep2 = import_csv(engine, late, mapping_file, as_of="2026-03-15T00:00:00+08:00")
+        statuses = clock_status(engine)
+    finally:
+        engine.close()
+    assert rep2.as_of == dt.datetime(2026, 3, 14, 16, 0, tzinfo=dt.UTC)
+    assert statuses == {
+        "m": "met",
+        "b": "breached",
+        "o1": "breached",
+        "o2": "breached",
+        "late-m": "met",
+        "late-b": "breached",
+        "late-o1": "breached",
+        "late-o2": "running",
+    }
+
+
+def test_cases_before_the_first_workflow_version_pin_to_it_or_are_refused(
+    sqlite_backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """consumer_complaint v1 is in force from 2020-01-01: older records pin to it (counted),
+    unless the mapping says before_first_version: reject."""
+    data = write(tmp_path, "old.csv", HEADER + "1,2013-03-02 09:00,,,s,S,phone,,\n")
+    engine = open_engine(sqlite_backend)
+    try:
+        rep = import_csv(engine, data, mapping_file)
+        assert (rep.created, rep.pinned_to_earliest) == (1, 1)
+        assert engine.list_cases()[0].workflow_version == 1
+        strict = parse_mapping(MAPPING + "bad_rows: {before_first_version: reject}\n")
+        data2 = write(tmp_path, "old2.csv", HEADER + "2,2013-03-02 09:00,,,s,S,phone,,\n")
+        rep = import_csv(engine, data2, strict)
+    finally:
+        engine.close()
+    assert rep.created == 0
+    assert rep.bad_rows[0].reason == (
+        "received_at: no version of consumer_complaint is in force on 2013-03-02"
+    )
+
+
+# ---------------------------------------------------------------------------- mapping errors
+
+
+def test_mapping_problems_are_all_reported_with_lines() -> None:
+    """Unknown keys, a bad zone, a missing required column: every problem at once."""
+    text = """workflow: consumer_complaint
+timezone: Mars/Olympus
+colums: {}
+columns:
+  received_at: open_dt
+  chanel: source
+bad_rows: {closed_before_received: maybe}
+"""
+    with pytest.raises(DefinitionError) as err:
+        parse_mapping(text, "m.yaml")
+    rendered = [p.render() for p in err.value.problems]
+    assert "  line 2    timezone: unknown time zone 'Mars/Olympus' (e.g. America/New_York)" in (
+        rendered
+    )
+    assert any("colums: unknown key (did you mean 'columns'?)" in r for r in rendered)
+    assert any("columns.chanel: unknown key (did you mean 'channel'?)" in r for r in rendered)
+    assert any("columns.external_id: required" in r for r in rendered)
+    assert any("closed_before_received: expected reject, clamp or keep" in r for r in rendered)
+
+
+def test_mapping_outputs_must_exist_in_the_workflow(
+    sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    """A channel, category or closed state the workflow does not know is refused up front,
+    and so is a column the file's header lacks."""
+    bad = MAPPING.replace("web: website", "web: webchat").replace(
+        "closed_state: archived", "closed_state: handling"
+    )
+    data = write(tmp_path, "c.csv", HEADER + "1,2026-03-02 09:00,,,s,S,phone,,\n")
+    engine = open_engine(sqlite_backend)
+    try:
+        with pytest.raises(DefinitionError) as err:
+            import_csv(engine, data, parse_mapping(bad, "bad.yaml"))
+        messages = [p.message for p in err.value.problems]
+        assert any("'webchat' is not a channel of consumer_complaint" in m for m in messages)
+        assert any("'handling' is not a final state" in m for m in messages)
+        renamed = write(tmp_path, "r.csv", HEADER.replace("via", "source") + "1,x,,,,,,,\n")
+        with pytest.raises(DefinitionError, match="column 'via' is not in the file's header"):
+            import_csv(engine, renamed, parse_mapping(MAPPING, "m.yaml"))
+    finally:
+        engine.close()
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+def cli(backend: Backend, *args: str) -> tuple[int, str, str]:
+    from casework.cli import main
+
+    res = CliRunner().invoke(main, ["--db", backend.url, "--workflows", str(WORKFLOW), *args])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_import_cli_prints_a_summary_and_list_shows_imported_cases(
+    sqlite_backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """`casework import` lists bad rows on stderr and summarises; --json prints the report;
+    `casework list --json` carries external_id, opened_at, closed_at and the deadlines."""
+    data = write(
+        tmp_path,
+        "c.csv",
+        HEADER
+        + "1,2026-03-02 09:00,2026-03-03 10:00,2026-03-05 00:00,s,S,phone,,\n"
+        + "2,not a date,,,s,S,phone,,\n",
+    )
+    code, out, err = cli(sqlite_backend, "import", str(data), "--mapping", str(mapping_file))
+    assert code == 0
+    assert f"{data}: line 3 (2): received_at: 'not a date' is not a time" in err
+    assert out.startswith("2 row(s): 1 created, 0 already present, 0 duplicate(s) in the file")
+    code, out, _ = cli(
+        sqlite_backend, "import", str(data), "--mapping", str(mapping_file), "--json"
+    )
+    summary = json.loads(out)
+    assert (code, summary["created"], summary["existing"], summary["bad"]) == (0, 0, 1, 1)
+    assert summary["bad_rows"][0]["line"] == 3
+    code, out, _ = cli(sqlite_backend, "list", "--json")
+    (case,) = json.loads(out)
+    assert case["external_id"] == "1"
+    assert case["opened_at"] == "2026-03-02T01:00:00+00:00"
+    assert case["closed_at"] == "2026-03-03T02:00:00+00:00"
+    assert [(d["clock"], d["status"], d["due_at"]) for d in case["deadlines"]] == [
+        ("resolution", "met", "2026-03-04T16:00:00+00:00")
+    ]
+    code, _, err = cli(sqlite_backend, "import", str(data), "--mapping", str(data))
+    assert code == 1 and err.count("\n") >= 1 and "problem" in err
+
+
+# ---------------------------------------------------------------------------- real data
+
+
+def boston_file(realdata: Path, year: int) -> Path:
+    return realdata / "boston311" / f"boston311_animal_{year}.csv"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_boston_resolution_clock_agrees_with_the_city_on_every_row(
+    realdata: Path, sqlite_backend: Backend
+) -> None:
+    """For every row of 2013-2016, the imported `resolution` clock says what the city's
+    on_time column says: OVERDUE iff a target is set and the case closed after it or is open
+    (breached); ONTIME otherwise (met, or no clock when there is no target)."""
+    mapping = load_mapping(MAPPINGS / "boston311.yaml")
+    engine = open_engine(sqlite_backend)
+    reports: list[ImportReport] = []
+    try:
+        for year in BOSTON_YEARS:
+            reports.append(import_csv(engine, boston_file(realdata, year), mapping))
+        statuses = clock_status(engine)
+        states = dict(
+            engine.store.run(
+                lambda conn: [
+                    tuple(r)
+                    for r in conn.execute(
+                        sa.select(
+                            engine.store.tables.cases.c.external_id,
+                            engine.store.tables.cases.c.state,
+                        )
+                    )
+                ],
+                read=True,
+            )
+        )
+        assert engine.verify_audit().ok
+    finally:
+        engine.close()
+    expected_rows = {2013: 3095, 2014: 5268, 2015: 6221, 2016: 7494}
+    assert [r.rows for r in reports] == [expected_rows[y] for y in BOSTON_YEARS]
+    assert [r.bad for r in reports] == [0, 0, 0, 0]
+    assert sum(r.created for r in reports) == 22078
+    # Eight cases are stamped closed seconds before they were opened; they close at opening.
+    assert sum(r.clamped for r in reports) == 8
+    mismatches = []
+    n = 0
+    for year in BOSTON_YEARS:
+        with boston_file(realdata, year).open(newline="", encoding="utf-8") as f:
+            for line, row in enumerate(csv.DictReader(f), start=2):
+                n += 1
+                ext = row["case_enquiry_id"]
+                got = statuses.get(ext)
+                verdict = "OVERDUE" if got == "breached" else "ONTIME"
+                if got is None and row["sla_target_dt"]:
+                    verdict = "missing clock"
+                if verdict != row["on_time"]:
+                    mismatches.append(f"{year} line {line} {ext}: {row['on_time']} vs {got}")
+                want_state = "received" if row["case_status"] == "Open" else "archived"
+                if states[ext] != want_state:
+                    mismatches.append(f"{year} line {line} {ext}: state {states[ext]}")
+    assert n == 22078
+    assert not mismatches, f"{len(mismatches)} rows disagree:\n" + "\n".join(mismatches[:50])
+
+
+@pytest.mark.realdata
+def test_cfpb_2015_2020_skips_the_unzip_lines_and_imports_every_row(
+    realdata: Path, backend: Backend
+) -> None:
+    """6,623 complaints after two junk lines; channels mapped from "Submitted via"; a re-run
+    creates nothing."""
+    path = realdata / "cfpb" / "cfpb_sample_2015_2020_tgschwartz.csv"
+    engine = open_engine(backend)
+    try:
+        rep = import_csv(engine, path, MAPPINGS / "cfpb_2015_2020.yaml")
+        again = import_csv(engine, path, MAPPINGS / "cfpb_2015_2020.yaml")
+        first = engine.list_cases(limit=1)[0]
+    finally:
+        engine.close()
+    assert (rep.rows, rep.bad, rep.created) == (6623, 0, 6623), rep.bad_rows[:5]
+    assert dict(rep.by_channel) == {
+        "website": 5143,
+        "third_party": 627,
+        "hotline": 482,
+        "offline": 267 + 102,
+        "email": 2,
+    }
+    assert rep.closed == 6623 and rep.clamped == 0
+    assert (again.created, again.existing) == (0, 6623)
+    # The first data row is on line 4 (two unzip lines and the header before it).
+    assert first.data["import"]["line"] == 4
+    assert first.external_id == "3571115" and first.state == "transferred"
+    assert first.respondent == "TRANSUNION INTERMEDIATE HOLDINGS, INC."
+    assert first.data["original"]["channel"] == "Web"
+
+
+@pytest.mark.realdata
+def test_cfpb_2013_reads_month_first_dates_and_tolerates_sent_before_received(
+    realdata: Path, sqlite_backend: Backend
+) -> None:
+    """1,000 complaints with M/D/YYYY dates; the 23 sent to the company before the CFPB
+    received them close at receipt, keeping the date as given."""
+    path = realdata / "cfpb" / "cfpb_sample_2013_capitalprince100.csv"
+    engine = open_engine(sqlite_backend)
+    try:
+        rep = import_csv(engine, path, MAPPINGS / "cfpb_2013.yaml")
+        clamped = [c for c in engine.list_cases() if "closed_at_as_given" in c.data["import"]]
+        assert engine.verify_audit().ok
+    finally:
+        engine.close()
+    assert (rep.rows, rep.bad, rep.created, rep.clamped) == (1000, 0, 1000, 23)
+    assert dict(rep.by_channel) == {
+        "website": 691,
+        "offline": 107 + 19,
+        "third_party": 92,
+        "hotline": 90,
+        "email": 1,
+    }
+    assert len(clamped) == 23
+    assert all(c.closed_at == c.received_at for c in clamped)
+    # The original channel values are kept beside the mapped ones.
+    originals = Counter(c.data["original"]["channel"] for c in clamped)
+    assert set(originals) <= {"Web", "Referral", "Phone", "Postal mail", "Fax", "Email"}
+    assert sum(originals.values()) == 23
