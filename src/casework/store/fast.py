@@ -99,13 +99,23 @@ class _Prepared:
             # ``version + 1``): let SQLAlchemy fill them once; the statement never changes.
             full = self.compiled.construct_params(dict(values))
             fixed = self.fixed = {k: v for k, v in full.items() if k not in values}
+        if self.positional is not None:
+            # The common SQLite case: one pass in bind order, no merged dict.
+            binds = self.binds
+            out = []
+            for name in self.positional:
+                value = values[name] if name in values else fixed[name]
+                if value is not None:
+                    proc = binds.get(name)
+                    if proc is not None:
+                        value = proc(value)
+                out.append(value)
+            return out
         bound = {**fixed, **values}
         for name, proc in self.bind_items:
             value = bound.get(name)
             if value is not None:
                 bound[name] = proc(value)
-        if self.positional is not None:
-            return [bound[name] for name in self.positional]
         return {k: bound[k] for k in self.compiled.binds if k in bound}
 
     def rows(self, cursor: Any) -> Iterator[FastRow]:
