@@ -31,7 +31,7 @@ def test_the_api_tour_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_every_cli_command_in_the_readme_exists() -> None:
-    table = README.split("## The command line", 1)[1].split("## Dependencies", 1)[0]
+    table = README.split("## The command line", 1)[1].split("\n## ", 1)[0]
     names = set(re.findall(r"^\| `([a-z-]+)", table, flags=re.M))
     names |= set(re.findall(r"/ `([a-z-]+)", table))
     assert names, "the README lists commands"
