@@ -15,7 +15,6 @@ Runs on real SQLite and real PostgreSQL (the ``backend`` fixture).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,29 +26,13 @@ from casework.clock import FrozenClock
 from casework.diagram import to_mermaid
 from casework.loading import load_workflows
 from casework.testing import outbox_payloads
-from tests.conftest import SHANGHAI, WORKFLOWS, Backend
+from tests.conftest import WORKFLOWS, Backend
+from tests.packs import at, clocks, day, midnight_after, step
 
 PACK = WORKFLOWS / "samr_report.yaml"
 CLERK = Actor("li.clerk", {"clerk"})
 INVESTIGATOR = Actor("wu.investigator", {"investigator"})
 HEAD = Actor("zheng.head", {"head"})
-
-
-def at(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-def day(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def midnight_after(text: str) -> dt.datetime:
-    """24:00 of the given last day = 00:00 Shanghai of the next day."""
-    return dt.datetime.combine(day(text) + dt.timedelta(days=1), dt.time(), SHANGHAI)
-
-
-def clocks(engine: Engine, case_id: int) -> dict[str, Any]:
-    return {d.clock: d for d in engine.deadlines(case_id)}
 
 
 @pytest.fixture
@@ -59,19 +42,6 @@ def engine(backend: Backend, clock: FrozenClock) -> Iterator[Engine]:
         yield eng
     finally:
         eng.close()
-
-
-def step(
-    clock: FrozenClock,
-    engine: Engine,
-    case_id: int,
-    trigger: str,
-    actor: Actor,
-    when: str,
-    **data: Any,
-) -> Any:
-    clock.set(at(when))
-    return engine.fire(case_id, trigger, actor, data=data or None, at=at(when))
 
 
 def intake(engine: Engine, clock: FrozenClock, when: str) -> Any:
