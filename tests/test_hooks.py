@@ -100,3 +100,30 @@ def test_risk_hotspot_payloads_are_delivered_as_frozen_objects() -> None:
         occurred_at=dt.datetime(2026, 9, 30, 16, tzinfo=dt.UTC),
     )
     assert hk.payload_from_json("risk.hotspot", hot.to_json()) == hot
+
+
+def test_transition_notifications_rebuild_into_their_payload_class(tmp_path: Any) -> None:
+    """The engine writes case.transitioned rows by hand on its hot path; they must rebuild into
+    exactly the payload a hook receives."""
+    from casework import Actor
+    from casework.testing import make_engine, outbox_payloads
+    from tests.conftest import WORKFLOWS
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}", workflows=WORKFLOWS)
+    case = engine.intake("consumer_complaint", channel="hotline")
+    engine.fire(case.id, "accept", Actor("li", {"clerk"}), data={"note": "ok"})
+    (payload,) = [p for _, p in outbox_payloads(engine) if p.topic == "case.transitioned"]
+    assert payload == hk.CaseTransitioned(
+        idempotency_key=f"case:{case.id}:event:2",
+        case_id=case.id,
+        workflow="consumer_complaint",
+        workflow_version=1,
+        state="accepted",
+        occurred_at=engine.clock.now(),
+        trigger="accept",
+        from_state="received",
+        to_state="accepted",
+        actor="li",
+        data={"note": "ok"},
+    )
+    engine.close()

@@ -423,18 +423,30 @@ class Engine:
             "state": after.state,
             "occurred_at": at,
         }
-        self._queue(
+        # The notification every step owes, written as the JSON of hooks.CaseTransitioned
+        # directly (this is the hottest path; tests rebuild the payload from the row).
+        key = f"case:{after.id}:event:{seq}"
+        q.insert_outbox_rows(
             conn,
-            hk.CaseTransitioned(
-                idempotency_key=f"case:{after.id}:event:{seq}",
-                trigger=trigger,
-                from_state=before.state,
-                to_state=after.state,
-                actor=actor.id,
-                data=data,
-                **common,
-            ),
-            now,
+            self.store.tables,
+            [
+                q.outbox_row(
+                    key,
+                    hk.CASE_TRANSITIONED,
+                    after.id,
+                    {
+                        "idempotency_key": key,
+                        **common,
+                        "occurred_at": at.isoformat(),
+                        "trigger": trigger,
+                        "from_state": before.state,
+                        "to_state": after.state,
+                        "actor": actor.id,
+                        "data": data,
+                    },
+                    now,
+                )
+            ],
         )
         if trigger == "escalate":
             self._queue(

@@ -129,7 +129,10 @@ class Store:
             )
         self.tables: Tables = build_tables(prefix, schema)
         self.dialect = self.engine.dialect.name
-        self._held = threading.local() if self.engine in _HELD_ENGINES else None
+        # Kept per-thread connections: only for SQLite files on engines casework made, and
+        # never when joining a host's connection.
+        keep = self.connection is None and self.engine in _HELD_ENGINES
+        self._held = threading.local() if keep else None
         self._held_all: weakref.WeakSet[sa.Connection] = weakref.WeakSet()
         self._held_lock = threading.Lock()
 
@@ -201,6 +204,13 @@ class Store:
         """
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
+                held = self._held_connection() if self._held is not None else None
+                if held is not None:
+                    # The common case, spelled out: the kept connection, one transaction.
+                    if held.get_execution_options().get("casework_read", False) != read:
+                        held.execution_options(casework_read=read)
+                    with held.begin():
+                        return work(held)
                 with self._unit(read) as conn:
                     return work(conn)
             except sa.exc.DBAPIError as exc:
