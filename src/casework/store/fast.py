@@ -40,6 +40,9 @@ def _sqlite_read_instant(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
+_MISSING = object()
+
+
 class FastRow:
     """A result row: ``row.column`` and ``row._mapping["column"]``, like SQLAlchemy's."""
 
@@ -61,6 +64,7 @@ class _Prepared:
         "binds",
         "compiled",
         "dialect",
+        "plan",
         "fixed",
         "names",
         "positional",
@@ -88,6 +92,11 @@ class _Prepared:
                 elif type(bind.type) is sa.JSON and name in self.binds:
                     self.binds[name] = _json_text  # what the SQLite dialect's JSON stores
         self.bind_items = tuple(self.binds.items())
+        self.plan: tuple[tuple[str, Callable[[Any], Any] | None], ...] | None = (
+            None
+            if self.positional is None
+            else tuple((name, self.binds.get(name)) for name in self.positional)
+        )
         self.names: list[str] = [rc.keyname for rc in compiled._result_columns]
         self.results: list[Callable[[Any], Any] | None] | None = None
         self.dialect = dialect
@@ -99,16 +108,16 @@ class _Prepared:
             # ``version + 1``): let SQLAlchemy fill them once; the statement never changes.
             full = self.compiled.construct_params(dict(values))
             fixed = self.fixed = {k: v for k, v in full.items() if k not in values}
-        if self.positional is not None:
+        plan = self.plan
+        if plan is not None:
             # The common SQLite case: one pass in bind order, no merged dict.
-            binds = self.binds
             out = []
-            for name in self.positional:
-                value = values[name] if name in values else fixed[name]
-                if value is not None:
-                    proc = binds.get(name)
-                    if proc is not None:
-                        value = proc(value)
+            for name, proc in plan:
+                value = values.get(name, _MISSING)
+                if value is _MISSING:
+                    value = fixed[name]
+                if proc is not None and value is not None:
+                    value = proc(value)
                 out.append(value)
             return out
         bound = {**fixed, **values}
