@@ -222,3 +222,14 @@ def test_db_upgrade_with_prefix(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     names = sa.inspect(sa.create_engine(url)).get_table_names()
     assert {"cw_cases", "cw_events", "cw_outbox", "cw_deadlines"} <= set(names)
+
+
+def test_unreachable_database_and_bad_urls_are_one_line_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for url, expected in [
+        ("postgresql+psycopg://nobody@127.0.0.1:1/x", "error: database: connection failed"),
+        ("not a url", "error: bad database URL"),
+    ]:
+        result = runner.invoke(main, ["--db", url, "--workflows", str(WORKFLOWS), "list"])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1

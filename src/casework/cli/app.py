@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import exc as sa_exc
 
 from casework.errors import CaseworkError, DefinitionError
 
@@ -35,6 +36,17 @@ class CaseworkGroup(click.Group):
             ctx.exit(1)
         except (OSError, UnicodeDecodeError) as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except sa_exc.ArgumentError as exc:
+            click.echo(f"error: bad database URL (--db / $CASEWORK_DATABASE_URL): {exc}", err=True)
+            ctx.exit(1)
+        except sa_exc.DBAPIError as exc:
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            click.echo(f"error: database: {detail}", err=True)
+            ctx.exit(1)
+        except ModuleNotFoundError as exc:
+            hint = " (pip install 'casework[postgres]')" if "psycopg" in str(exc) else ""
+            click.echo(f"error: {exc}{hint}", err=True)
             ctx.exit(1)
 
 
