@@ -291,7 +291,10 @@ class DeadlineManager:
         base = clock.period
         exts: list[Period] = []
         prev = base.amount
-        for total in self.granted_totals(clock, row)[: row["extensions"]]:
+        # The extension log is the record of what was granted (``up_to`` rungs may grant less
+        # than their ``to``); each grant adds the difference to the previous total.
+        for grant in data.get("extension_log", ())[: row["extensions"]]:
+            total = Period.parse(grant["to"])
             exts.append(Period(total.amount - prev, base.unit))
             prev = total.amount
         return cal.due(
@@ -301,15 +304,6 @@ class DeadlineManager:
             excluded=pauses,
             extensions=exts,
         )
-
-    @staticmethod
-    def granted_totals(clock: ClockSpec, row: Mapping[str, Any]) -> list[Period]:
-        """The total period after each extension granted so far (``up_to`` rungs may have
-        granted less than their ``to``); the log on the row is the record."""
-        log_ = (row["data"] or {}).get("extension_log", ())
-        if log_:
-            return [Period.parse(e["to"]) for e in log_]
-        return [step.to for step in clock.extensions]
 
     def schedule(self, spec: WorkflowSpec, clock: ClockSpec, row: Mapping[str, Any]) -> list[_Step]:
         """Every ladder instant of a clock row, in order (the breach at ``due_at``)."""

@@ -167,13 +167,7 @@ class Store:
             with self.connection.begin_nested():
                 yield self.connection
             return
-        held = self._held_connection()
-        if held is not None:
-            if held.get_execution_options().get("casework_read", False) != read:
-                held.execution_options(casework_read=read)
-            with held.begin():
-                yield held
-            return
+        # A fresh pooled connection (``run`` takes the thread's kept one when it can).
         conn = self.engine.connect()
         if read:
             conn = conn.execution_options(casework_read=True)
@@ -204,9 +198,9 @@ class Store:
         """
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
-                held = self._held_connection() if self._held is not None else None
+                held = self._held_connection()
                 if held is not None:
-                    # The common case, spelled out: the kept connection, one transaction.
+                    # The common case: the thread's kept connection, one transaction.
                     if held.get_execution_options().get("casework_read", False) != read:
                         held.execution_options(casework_read=read)
                     with held.begin():
