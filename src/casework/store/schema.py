@@ -99,8 +99,29 @@ def build_tables(prefix: str = "", schema: str | None = None) -> Tables:
         sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
         sa.Column("head_hash", sa.String(64), nullable=False, server_default=""),
         sa.UniqueConstraint("channel", "external_id", name=f"{p}uq_cases_channel_external_id"),
-        sa.Index(f"{p}ix_cases_state", "workflow", "state"),
-        sa.Index(f"{p}ix_cases_received_at", "received_at"),
+        # The engine's lookups, widened so the period report reads them without the rows
+        # (docs/reporting.md, "Indexes"): every report query is an index range or seek.
+        sa.Index(f"{p}ix_cases_state", "workflow", "state", "closed_at", "received_at"),
+        sa.Index(f"{p}ix_cases_received_at", "received_at", "accepted_at", "closed_at"),
+        sa.Index(
+            f"{p}ix_cases_closed_at", "closed_at", "received_at", "workflow", "workflow_version"
+        ),
+        sa.Index(f"{p}ix_cases_channel", "channel", "category", "received_at"),
+    )
+    # Hot-spot and repeat-complainant counts; most rows leave these columns empty.
+    for column in ("respondent", "product", "complainant_contact"):
+        sa.Index(
+            f"{p}ix_cases_{column}",
+            cases.c[column],
+            cases.c.received_at,
+            sqlite_where=cases.c[column].is_not(None),
+            postgresql_where=cases.c[column].is_not(None),
+        )
+    sa.Index(
+        f"{p}ix_cases_rehandled",
+        cases.c.rehandle_count,
+        sqlite_where=cases.c.rehandle_count > 0,
+        postgresql_where=cases.c.rehandle_count > 0,
     )
 
     events = sa.Table(
@@ -121,6 +142,8 @@ def build_tables(prefix: str = "", schema: str | None = None) -> Tables:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.UniqueConstraint("case_id", "seq", name=f"{p}uq_events_case_seq"),
+        # Report: escalations, extensions, and the cases that reached feedback (in case order).
+        sa.Index(f"{p}ix_events_kind", "kind", "trigger", "to_state", "case_id", "occurred_at"),
     )
 
     # Hook notifications leave through here (guarantee 3): written in the command's transaction,
@@ -172,6 +195,18 @@ def build_tables(prefix: str = "", schema: str | None = None) -> Tables:
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Index(f"{p}ix_deadlines_fire_at", "fire_at"),
         sa.Index(f"{p}ix_deadlines_case", "case_id", "clock"),
+        # Report: verdicts per clock (met at their stop, late at their due time), overdue cases.
+        sa.Index(
+            f"{p}ix_deadlines_stopped",
+            "kind",
+            "status",
+            "clock",
+            "stopped_at",
+            "due_at",
+            "started_at",
+            "case_id",
+        ),
+        sa.Index(f"{p}ix_deadlines_due", "kind", "status", "clock", "due_at"),
     )
 
     # Follow-up visits (回访): one row per scheduled visit; `fire_at` as for deadlines.
@@ -198,7 +233,8 @@ def build_tables(prefix: str = "", schema: str | None = None) -> Tables:
         sa.Column("data", JSON, nullable=False),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Index(f"{p}ix_followups_fire_at", "fire_at"),
-        sa.Index(f"{p}ix_followups_case", "case_id"),
+        sa.Index(f"{p}ix_followups_case", "case_id", "outcome"),
+        sa.Index(f"{p}ix_followups_outcome", "outcome", "recorded_at"),
     )
 
     return Tables(md, cases, events, outbox, deadlines, followups, prefix, schema)
