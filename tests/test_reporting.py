@@ -270,6 +270,33 @@ def test_report_scoped_to_a_department_or_workflow(backend: Backend, workflow_fi
     assert whole.intake_total == 6 and whole.timezone == "Asia/Shanghai"
 
 
+def test_handling_time_counts_each_workflows_own_calendar(
+    backend: Backend, workflow_file: Path, tmp_path: Path
+) -> None:
+    """Completed cases of two workflows: working days on each one's calendar, one figure."""
+    doc = yaml.safe_load(workflow_file.read_text(encoding="utf-8"))
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "consumer_complaint.yaml").write_text(workflow_file.read_text(encoding="utf-8"))
+    doc.update(workflow="weekend_desk", calendar="weekends")
+    (folder / "weekend_desk.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
+    engine = backend.open(workflows=folder, clock=FrozenClock(at(6, 10)))
+    try:
+        for name in ("consumer_complaint", "weekend_desk"):
+            case = engine.intake(name, channel="hotline", category="other", received_at=at(4, 30))
+            engine.fire(case.id, "withdraw", clerk, at=at(5, 6))
+        r = build_report(engine, *MAY)
+    finally:
+        engine.close()
+    assert dict(r.completed_by_state) == {"withdrawn": 2}
+    h = r.handling
+    assert (h.count, h.mean_hours, h.median_hours) == (2, 144.0, 144.0)
+    # (30 Apr, 6 May]: on the PRC calendar 1-5 May are the Labour Day holiday, leaving 6 May;
+    # Monday to Friday leaves 1, 4, 5 and 6 May.
+    assert wd(at(4, 30), at(5, 6)) == 1
+    assert (h.mean_working_days, h.median_working_days, h.p90_working_days) == (2.5, 2.5, 3.7)
+
+
 def _comparable(report_json: dict[str, Any]) -> dict[str, Any]:
     out = dict(report_json)
     out["period"] = {k: v for k, v in out["period"].items() if k != "generated_at"}

@@ -53,8 +53,9 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,6 +66,7 @@ from casework.errors import InvalidInput, WorkflowNotFound
 from casework.hooks import RISK_HOTSPOT
 from casework.records import mask
 from casework.store import queries as q
+from casework.store.fast import FAST, Prepared
 from casework.store.schema import Tables
 
 if TYPE_CHECKING:
@@ -645,6 +647,7 @@ class _Sql:
         self.pg = conn.dialect.name == "postgresql"
         self.unixepoch = sqlite3.sqlite_version_info >= (3, 38, 0)
         c = tables.cases.c
+        self._distinct: dict[tuple[Any, ...], list[Any]] = {}
         self.scope: list[sa.ColumnElement[bool]] = []
         if workflow is not None:
             self.scope.append(c.workflow == workflow)
@@ -665,18 +668,79 @@ class _Sql:
         if self.pg:
             local = sa.extract("epoch", sa.func.timezone(str(self.tz), col))
             return sa.cast(sa.func.floor(local / 86_400), sa.BigInteger)
-        if self._offsets is None:
-            self._offsets = _utc_offsets(self.tz, *self.span)
-        first, changes = self._offsets
+        return self.day_number_of_epoch(self.epoch(col))
+
+    def day_number_of_epoch(self, seconds: Any) -> sa.ColumnElement[int]:
+        """:meth:`day_number` of an instant given as whole seconds since 1970 (SQLite)."""
+        first, changes = self.offsets()
         offset: Any = first
         if changes:
             whens = []
             prev = first
-            for at, new in changes:
-                whens.append((col < at, prev))
+            for at, new in changes:  # ``at`` is a whole second
+                whens.append((seconds < int(at.timestamp()), prev))
                 prev = new
             offset = sa.case(*whens, else_=prev)
-        return (self.epoch(col) + offset) // 86_400  # type: ignore[no-any-return]
+        return (seconds + offset) // 86_400  # type: ignore[no-any-return]
+
+    def offsets(self) -> tuple[int, list[tuple[dt.datetime, int]]]:
+        if self._offsets is None:
+            self._offsets = _utc_offsets(self.tz, *self.span)
+        return self._offsets
+
+    def offset_spread(self) -> int:
+        """The largest difference between two UTC offsets of the zone in the span (s)."""
+        first, changes = self.offsets()
+        values = [first, *(offset for _, offset in changes)]
+        return max(values) - min(values)
+
+    def distinct(self, table: sa.Table, name: str, **equal: Any) -> list[Any]:
+        """The distinct non-null values of column ``name`` among the rows whose columns equal
+        ``equal``, in order: one index seek each (a loose index scan, which neither SQLite nor
+        PostgreSQL does by itself), for a column that follows the ``equal`` columns in an
+        index. Unscoped (a superset of the scoped values) and cached for the report."""
+        key = (table.name, name, tuple(sorted(equal.items())))
+        found = self._distinct.get(key)
+        if found is None:
+            col = table.c[name]
+            where = [table.c[k] == v for k, v in equal.items()]
+            found = []
+            value = self.conn.execute(sa.select(sa.func.min(col)).where(*where)).scalar()
+            while value is not None:
+                found.append(value)
+                value = self.conn.execute(
+                    sa.select(sa.func.min(col)).where(*where, col > value)
+                ).scalar()
+            self._distinct[key] = found
+        return found
+
+    def received_filter(self, lo: Any, hi: Any) -> list[sa.ColumnElement[bool]]:
+        """Cases received in ``[lo, hi)``, for a GROUP BY served by another index read in
+        order. On SQLite the range is wrapped so the planner cannot pick the receipt index
+        instead (and then sort the period's rows): without statistics it would."""
+        c = self.t.cases.c
+        terms = [c.received_at >= lo, c.received_at < hi]
+        if self.pg:
+            return terms
+        return [sa.func.coalesce(term, sa.false()) for term in terms]
+
+    def repeated(
+        self, query: sa.Select[Any], keys: Sequence[str]
+    ) -> Callable[[Mapping[str, Any]], list[Any]]:
+        """``run(values)``: the rows of ``query`` for new values of its bind parameters
+        ``keys``. On SQLite straight on the DBAPI cursor, compiled once (SQLAlchemy's
+        per-execution overhead would cost more than the many small queries); the values
+        come back raw (counts, day numbers, texts)."""
+        if self.pg:
+            return lambda values: [tuple(r) for r in self.conn.execute(query, dict(values))]
+        prepared = Prepared(query, self.conn.dialect, keys)
+        cursor = FAST.cursor(self.conn)
+
+        def run(values: Mapping[str, Any]) -> list[Any]:
+            cursor.execute(prepared.sql, prepared.params(values))
+            return list(cursor.fetchall())
+
+        return run
 
     def scoped(self, query: sa.Select[Any], case_id: Any) -> sa.Select[Any]:
         """Restrict a query over another table to cases in scope (a join only when needed)."""
@@ -699,7 +763,8 @@ class _Sql:
         return int(self.conn.execute(self.scoped(query, table.c.case_id)).scalar_one())
 
 
-_EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
+_EPOCH_DATE = dt.date(1970, 1, 1)
+_EPOCH_DAY = _EPOCH_DATE.toordinal()
 
 
 def _count_pairs(rows: Iterable[Any]) -> tuple[tuple[str, int], ...]:
@@ -712,10 +777,12 @@ def _count_pairs(rows: Iterable[Any]) -> tuple[tuple[str, int], ...]:
 
 # ---------------------------------------------------------------------------- the figures
 #
-# Every query is shaped for the indexes a large database needs (see docs/reporting.md): range
-# COUNTs on one instant column, GROUP BY on one or two short keys, no per-row CASE chains (the
-# SQLite VM pays for each), and local days computed once per week boundary in Python rather
-# than per row in SQL.
+# Every query is shaped for the report's indexes (schema.py, migration 0002; docs/reporting.md).
+# A large period is never sorted: a GROUP BY becomes one index seek per value (the values
+# found by a loose index scan, :meth:`_Sql.distinct`) or a scan in index order; the completed
+# cases are grouped one local day at a time on SQLite (small sorts), and their order statistics
+# are selected inside a window the day-gap counts bound. Local days are computed once per
+# boundary in Python, not per row in SQL, wherever the grouping allows.
 
 
 class _Builder:
@@ -725,98 +792,146 @@ class _Builder:
         conn: sa.Connection,
         sql: _Sql,
         rule: HotspotRule,
+        earliest: dt.datetime | None,
+        now: dt.datetime,
     ) -> None:
         self.engine = engine
         self.conn = conn
         self.sql = sql
         self.t = engine.store.tables
         self.rule = rule
+        self.earliest = earliest
+        self.now = now
         self._calendars: dict[tuple[str, int], Calendar | None] = {}
 
     # --------------------------------------------------------------- intake
 
-    def intake_groups(self, lo: dt.datetime, hi: dt.datetime, *keys: str) -> list[Any]:
-        c = self.t.cases.c
-        cols = [c[k] for k in keys]
-        return self.sql.rows(
-            sa.select(*cols, sa.func.count().label("n"))
-            .where(c.received_at >= lo, c.received_at < hi, *self.sql.scope)
-            .group_by(*cols)
+    def intake_groups(self, lo: dt.datetime, hi: dt.datetime) -> list[tuple[str, str | None, int]]:
+        """``(channel, category, count)`` of the cases received in ``[lo, hi)``: one seek of
+        the channel index per pair present in the table."""
+        cases = self.t.cases
+        c = cases.c
+        sql = self.sql
+        channels = sql.distinct(cases, "channel")
+        if not channels:
+            return []
+        received = (c.received_at >= lo, c.received_at < hi, *sql.scope)
+        categories = sorted(
+            {v for ch in channels for v in sql.distinct(cases, "category", channel=ch)}
         )
+        n = sa.func.count()
+        out: list[tuple[str, str | None, int]] = []
+        if categories:
+            out += [
+                (str(ch), str(cat), int(k))
+                for ch, cat, k in sql.rows(
+                    sa.select(c.channel, c.category, n)
+                    .where(c.channel.in_(channels), c.category.in_(categories), *received)
+                    .group_by(c.channel, c.category)
+                )
+            ]
+        out += [
+            (str(ch), None, int(k))
+            for ch, k in sql.rows(
+                sa.select(c.channel, n)
+                .where(c.channel.in_(channels), c.category.is_(None), *received)
+                .group_by(c.channel)
+            )
+        ]
+        return out
 
-    def intake_flags(self, lo: dt.datetime, hi: dt.datetime) -> tuple[int, int]:
-        """(accepted, not accepted) by ``hi`` of the cases received in ``[lo, hi)``."""
-        c = self.t.cases.c
-        received = (c.received_at >= lo, c.received_at < hi)
-        accepted = self.sql.count(*received, c.accepted_at < hi)
-        rejected = self.sql.count(*received, c.state.in_(NOT_ACCEPTED_STATES), c.closed_at < hi)
-        return accepted, rejected
+    def intake_flags(self, lo: dt.datetime, hi: dt.datetime) -> tuple[int, int, int]:
+        """(accepted, not accepted, closed) by ``hi`` of the cases received in ``[lo, hi)``:
+        one pass over the receipt index, and a seek of the state index for the few refused."""
+        cases = self.t.cases
+        c = cases.c
+        received = (c.received_at >= lo, c.received_at < hi, *self.sql.scope)
+
+        def by_hi(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+            return sa.func.count(sa.case((condition, 1)))
+
+        accepted, closed = self.conn.execute(
+            sa.select(by_hi(c.accepted_at < hi), by_hi(c.closed_at < hi)).where(*received)
+        ).one()
+        workflows = self.sql.distinct(cases, "workflow")
+        rejected = self.sql.count(
+            c.workflow.in_(workflows),
+            c.state.in_(NOT_ACCEPTED_STATES),
+            c.closed_at < hi,
+            *received,
+        )
+        return int(accepted), rejected, int(closed)
 
     def open_at(self, at: dt.datetime) -> int:
-        """Cases received before ``at`` and not closed before it: two range counts (a case
-        stamped closed before it was received is never subtracted)."""
+        """Cases received before ``at`` and not closed before it. Two exact formulas; the one
+        whose index ranges are shorter: near the start of the history, received before ``at``
+        minus closed before it; later, those still open plus those closed at or after it."""
         c = self.t.cases.c
-        received = self.sql.count(c.received_at < at)
-        closed = self.sql.count(c.closed_at < at, c.received_at < at)
-        return received - closed
+        count = self.sql.count
+        before = c.received_at < at
+        if self.earliest is None or at - self.earliest <= self.now - at:
+            return count(before) - count(c.closed_at < at, before)
+        return count(c.closed_at.is_(None), before) + count(c.closed_at >= at, before)
 
     # --------------------------------------------------------------- completion
 
     def completion(
-        self, lo: dt.datetime, hi: dt.datetime
+        self, lo: dt.datetime, hi: dt.datetime, days: Sequence[tuple[int, dt.datetime]]
     ) -> tuple[int, tuple[tuple[str, int], ...], Durations]:
-        c = self.t.cases.c
+        """Completed cases in ``[lo, hi)``; ``days`` are the period's local days as (day
+        number, local midnight in UTC), followed by ``(_, hi)``."""
+        cases = self.t.cases
+        c = cases.c
         sql = self.sql
         in_period = (c.closed_at >= lo, c.closed_at < hi, *sql.scope)
-        secs = sql.epoch(c.closed_at) - sql.epoch(c.received_at)
-        # One pass groups the completed cases by final state, workflow version (its calendar)
-        # and the pair of local dates (received, closed): working days need the calendar,
-        # which lives in Python, so each pair's working days are weighed by its count.
-        keys = [
-            c.workflow,
-            c.workflow_version,
-            c.state,
-            sql.day_number(c.received_at).label("received_on"),
-            sql.day_number(c.closed_at).label("closed_on"),
-        ]
-        groups = sql.rows(
-            sa.select(*keys, sa.func.count().label("n"), sa.func.sum(secs).label("secs"))
-            .where(*in_period)
-            .group_by(*keys)
-        )
-        n = sum(int(r.n) for r in groups)
-        by_state = _count_pairs((r.state, r.n) for r in groups)
+        n_rows = sa.func.count()
+        by_state_rows: list[tuple[str, int]] = []
+        workflows = sql.distinct(cases, "workflow")
+        for wf in workflows:
+            states = sql.distinct(cases, "state", workflow=wf)
+            by_state_rows += [
+                (str(s), int(k))
+                for s, k in sql.rows(
+                    sa.select(c.state, n_rows)
+                    .where(c.workflow == wf, c.state.in_(states), *in_period)
+                    .group_by(c.state)
+                )
+            ]
+        by_state = _count_pairs(by_state_rows)
+        n = sum(k for _, k in by_state)
         if n == 0:
             return 0, by_state, Durations()
-        counters: dict[Any, _WorkingDays] = {}
+        secs = sql.epoch(c.closed_at) - sql.epoch(c.received_at)
+        groups = self.day_pairs(secs, days, several_workflows=len(workflows) > 1)
+        if sum(g[5] for g in groups) != n:
+            raise RuntimeError("the completed cases, counted twice, differ: not one snapshot")
+        # Working days need the calendar, which lives in Python: each (received, closed)
+        # pair of local dates is weighed by its count.
         wd: dict[int, int] = {}
-        for r in groups:
-            cal = self.calendar(r.workflow, r.workflow_version)
-            counter = counters.get(cal)
-            if counter is None:
-                days = [int(x) for g in groups for x in (g.received_on, g.closed_on)]
-                counter = counters[cal] = _WorkingDays(cal, days)
-            k = counter(int(r.received_on), int(r.closed_on))
-            wd[k] = wd.get(k, 0) + int(r.n)
-        total_secs = sum(int(r.secs) for r in groups)
+        by_day: dict[int, int] = {}
+        total_secs = 0
+        if groups:
+            base = min(min(g[2], g[3]) for g in groups)
+            top = max(max(g[2], g[3]) for g in groups)
+            by_calendar: dict[Any, list[int]] = {}  # calendar -> cumulative working days
+            cumulative: dict[tuple[str, int], list[int]] = {}  # (workflow, version) -> the same
+            for workflow, version, received_on, closed_on, elapsed, k, k_secs in groups:
+                cum = cumulative.get((workflow, version))
+                if cum is None:
+                    cal = self.calendar(workflow, version)
+                    if cal not in by_calendar:
+                        by_calendar[cal] = _working_days_before(cal, base, top)
+                    cum = cumulative[workflow, version] = by_calendar[cal]
+                w = cum[closed_on - base] - cum[received_on - base]
+                wd[w] = wd.get(w, 0) + k
+                by_day[elapsed] = by_day.get(elapsed, 0) + k
+                total_secs += k_secs
         wd_sorted = sorted(wd.items())
-        # Percentiles of the elapsed time: rank the durations once (a window function) and
-        # fetch only the order statistics needed.
         ranks: set[int] = set()
         for p in (0.5, 0.9):
             r1, r2, _ = _percentile_ranks(n, p)
             ranks.update((r1, r2))
-        ranked = (
-            sa.select(secs.label("s"), sa.func.row_number().over(order_by=secs).label("rn"))
-            .where(*in_period)
-            .subquery()
-        )
-        at_rank = {
-            int(rn): int(v)
-            for v, rn in self.conn.execute(
-                sa.select(ranked.c.s, ranked.c.rn).where(ranked.c.rn.in_(sorted(ranks)))
-            )
-        }
+        at_rank = self.order_statistics(secs, in_period, sorted(ranks), by_day)
 
         def pct(p: float) -> float:
             r1, r2, w = _percentile_ranks(n, p)
@@ -837,6 +952,113 @@ class _Builder:
             ),
         )
 
+    def day_pairs(
+        self,
+        secs: sa.ColumnElement[int],
+        days: Sequence[tuple[int, dt.datetime]],
+        *,
+        several_workflows: bool,
+    ) -> list[tuple[str, int, int, int, int, int, int]]:
+        """The completed cases grouped by workflow version, local dates received and closed,
+        and whole days elapsed (``secs // 86400``, truncated alike on both backends), as
+        ``(workflow, version, received on, closed on, days elapsed, count, seconds)``.
+
+        SQLite sorts one local day of closures at a time (a sort of the whole period would
+        cost more than everything else), each instant parsed once in a subquery that is kept
+        apart (``LIMIT -1``); PostgreSQL hashes the period in one query."""
+        c = self.t.cases.c
+        sql = self.sql
+        workflows = sql.distinct(self.t.cases, "workflow")
+        single = "" if several_workflows else str(workflows[0])
+        if sql.pg:
+            keys: list[Any] = [
+                c.workflow_version,
+                sql.day_number(c.received_at),
+                sql.day_number(c.closed_at),
+                secs // 86_400,
+            ]
+            if several_workflows:
+                keys.insert(0, c.workflow)
+            lo, hi = days[0][1], days[-1][1]
+            rows = sql.rows(
+                sa.select(*keys, sa.func.count(), sa.func.sum(secs))
+                .where(c.closed_at >= lo, c.closed_at < hi, *sql.scope)
+                .group_by(*keys)
+            )
+            if several_workflows:
+                return [(str(r[0]), *(int(x) for x in r[1:])) for r in rows]  # type: ignore[misc]
+            return [(single, *(int(x) for x in r)) for r in rows]  # type: ignore[misc]
+        a: sa.BindParameter[dt.datetime] = sa.bindparam("a")
+        b: sa.BindParameter[dt.datetime] = sa.bindparam("b")
+        inner = (
+            sa.select(
+                c.workflow.label("wf"),
+                c.workflow_version.label("v"),
+                sql.epoch(c.received_at).label("r"),
+                sql.epoch(c.closed_at).label("c"),
+            )
+            .where(c.closed_at >= a, c.closed_at < b, *sql.scope)
+            .limit(-1)
+            .subquery()
+        )
+        x = inner.c
+        elapsed = x.c - x.r
+        keys = [x.v, sql.day_number_of_epoch(x.r), elapsed // 86_400]
+        if several_workflows:
+            keys.insert(0, x.wf)
+        run = sql.repeated(
+            sa.select(*keys, sa.func.count(), sa.func.sum(elapsed)).group_by(*keys), ("a", "b")
+        )
+        out: list[tuple[str, int, int, int, int, int, int]] = []
+        for (day, start), (_, end) in itertools.pairwise(days):
+            if several_workflows:
+                out += [
+                    (wf, v, r, day, e, k, t) for wf, v, r, e, k, t in run({"a": start, "b": end})
+                ]
+            else:
+                out += [
+                    (single, v, r, day, e, k, t) for v, r, e, k, t in run({"a": start, "b": end})
+                ]
+        return out
+
+    def order_statistics(
+        self,
+        secs: sa.ColumnElement[int],
+        where: Sequence[Any],
+        ranks: Sequence[int],
+        by_day: Mapping[int, int],
+    ) -> dict[int, int]:
+        """The ``r``-th smallest ``secs`` over ``where`` for each rank ``r`` (1-based).
+
+        ``by_day`` counts the rows by whole days elapsed (``secs / 86400``, truncated), so
+        each rank's day and the number of rows in earlier days are known: one pass ranks only
+        the rows of the one or two days the ranks fall in (a window function over a few
+        percent of the rows, not a sort of the period)."""
+        ordered = sorted(by_day.items())
+        cum = list(itertools.accumulate(k for _, k in ordered))
+        wanted = {r: ordered[bisect.bisect_left(cum, r)][0] for r in ranks}  # rank -> its day
+        chosen = sorted(set(wanted.values()))
+        before = {day: total - by_day[day] for (day, _), total in zip(ordered, cum, strict=True)}
+        # Rank inside the chosen days taken together (they are disjoint and in order).
+        offset, taken = {}, 0
+        for day in chosen:
+            offset[day] = taken
+            taken += by_day[day]
+        position = {r: offset[day] + r - before[day] for r, day in wanted.items()}
+        inner = sa.select(secs.label("s")).where(*where, (secs // 86_400).in_(chosen)).subquery()
+        numbered = sa.select(
+            inner.c.s, sa.func.row_number().over(order_by=inner.c.s).label("rn")
+        ).subquery()
+        found = {
+            int(rn): int(v)
+            for v, rn in self.conn.execute(
+                sa.select(numbered.c.s, numbered.c.rn).where(
+                    numbered.c.rn.in_(sorted(set(position.values())))
+                )
+            )
+        }
+        return {r: found[pos] for r, pos in position.items()}
+
     def calendar(self, workflow: str, version: int) -> Calendar | None:
         key = (workflow, int(version))
         if key not in self._calendars:
@@ -849,91 +1071,130 @@ class _Builder:
 
     # --------------------------------------------------------------- clocks
 
+    def verdicts(
+        self, status: str, column: sa.ColumnElement[Any], lo: dt.datetime, hi: dt.datetime
+    ) -> dict[str, int]:
+        """Clock rows with ``status`` whose ``column`` falls in ``[lo, hi)``, per clock: one
+        index seek per clock name."""
+        deadlines = self.t.deadlines
+        d = deadlines.c
+        names = self.sql.distinct(deadlines, "clock", kind="clock", status=status)
+        if not names or hi <= lo:
+            return {}
+        query = (
+            sa.select(d.clock, sa.func.count())
+            .where(
+                d.kind == "clock", d.status == status, d.clock.in_(names), column >= lo, column < hi
+            )
+            .group_by(d.clock)
+        )
+        return {str(k): int(n) for k, n in self.sql.rows(self.sql.scoped(query, d.case_id))}
+
     def clocks(self, lo: dt.datetime, hi: dt.datetime, as_of: dt.datetime) -> list[ClockFigures]:
         """Each clock row judged in ``[lo, hi)``: met at its stop, late at its due time."""
         d = self.t.deadlines.c
-
-        def by_clock(*where: Any) -> dict[str, int]:
-            query = (
-                sa.select(d.clock, sa.func.count())
-                .where(d.kind == "clock", *where)
-                .group_by(d.clock)
-            )
-            return {str(k): int(n) for k, n in self.sql.rows(self.sql.scoped(query, d.case_id))}
-
-        met = by_clock(d.status == "met", d.stopped_at >= lo, d.stopped_at < hi)
-        late = by_clock(d.status == "breached", d.due_at >= lo, d.due_at < hi)
-        overdue = by_clock(d.status == "running", d.due_at >= lo, d.due_at < as_of)
+        met = self.verdicts("met", d.stopped_at, lo, hi)
+        late = self.verdicts("breached", d.due_at, lo, hi)
+        overdue = self.verdicts("running", d.due_at, lo, as_of)
         names = sorted(set(met) | set(late) | set(overdue))
         return [ClockFigures(k, met.get(k, 0), late.get(k, 0), overdue.get(k, 0)) for k in names]
 
-    def week(
-        self,
-        lo: dt.datetime,
-        hi: dt.datetime,
-        as_of: dt.datetime,
-        clocks: Sequence[ClockFigures],
-    ) -> tuple[int, int, int]:
-        """(intake, met, late) of one week, as range counts on indexed instants. ``clocks``
-        (the period's figures) name the clocks that can have verdicts in the week."""
-        c, d = self.t.cases.c, self.t.deadlines.c
+    def weekly(
+        self, bounds: Sequence[dt.datetime], as_of: dt.datetime
+    ) -> tuple[list[tuple[int, int, int]], list[ClockFigures]]:
+        """Week by week (``bounds[i]`` to ``bounds[i + 1]``): the intake, and each clock's
+        verdicts (:meth:`clocks`), by index seeks per clock name; the period's clock figures
+        are their sums. Returns ``(intake, met, late)`` per week over the handling clocks
+        (not the follow-up visits' clocks), and the period's figures per clock."""
         deadlines = self.t.deadlines
-        handling = [x for x in clocks if not x.clock.startswith(VISIT_CLOCK_PREFIX)]
-        intake = self.sql.count(c.received_at >= lo, c.received_at < hi)
-        met = late = 0
-        met_names = [x.clock for x in handling if x.met]
-        if met_names:
-            met = self.sql.count_in(
-                deadlines,
-                d.status == "met",
-                d.clock.in_(met_names),
-                d.stopped_at >= lo,
-                d.stopped_at < hi,
-                d.kind == "clock",
-            )
-        late_names = [x.clock for x in handling if x.late or x.overdue_running]
-        if late_names:
-            late = self.sql.count_in(
-                deadlines,
-                d.status == "breached",
-                d.due_at >= lo,
-                d.due_at < hi,
-                d.clock.in_(late_names),
-                d.kind == "clock",
-            )
-            if lo < as_of:
-                late += self.sql.count_in(
-                    deadlines,
-                    d.status == "running",
-                    d.due_at >= lo,
-                    d.due_at < min(hi, as_of),
-                    d.clock.in_(late_names),
+        d, c = deadlines.c, self.t.cases.c
+        sql = self.sql
+        lo: sa.BindParameter[dt.datetime] = sa.bindparam("lo")
+        hi: sa.BindParameter[dt.datetime] = sa.bindparam("hi")
+        intake = sql.repeated(
+            sa.select(sa.func.count()).where(c.received_at >= lo, c.received_at < hi, *sql.scope),
+            ("lo", "hi"),
+        )
+
+        def per_clock(status: str, column: Any) -> Callable[[Mapping[str, Any]], list[Any]]:
+            names = sql.distinct(deadlines, "clock", kind="clock", status=status)
+            query = (
+                sa.select(d.clock, sa.func.count())
+                .where(
                     d.kind == "clock",
+                    d.status == status,
+                    # Literal binds, not an expanding IN: the statement is compiled once.
+                    d.clock.in_([sa.literal(name) for name in names] or [sa.null()]),
+                    column >= lo,
+                    column < hi,
                 )
-        return intake, met, late
+                .group_by(d.clock)
+            )
+            return sql.repeated(sql.scoped(query, d.case_id), ("lo", "hi"))
+
+        kinds = (
+            ("met", per_clock("met", d.stopped_at)),
+            ("late", per_clock("breached", d.due_at)),
+            ("overdue", per_clock("running", d.due_at)),
+        )
+        totals: dict[str, dict[str, int]] = {kind: {} for kind, _ in kinds}
+        weeks: list[tuple[int, int, int]] = []
+        for start, end in itertools.pairwise(bounds):
+            handling = {"met": 0, "late": 0, "overdue": 0}
+            for kind, run in kinds:
+                until = min(end, as_of) if kind == "overdue" else end
+                if until <= start:
+                    continue
+                for name, k in run({"lo": start, "hi": until}):
+                    totals[kind][name] = totals[kind].get(name, 0) + int(k)
+                    if not str(name).startswith(VISIT_CLOCK_PREFIX):
+                        handling[kind] += int(k)
+            received = int(intake({"lo": start, "hi": end})[0][0])
+            weeks.append((received, handling["met"], handling["late"] + handling["overdue"]))
+        met, late, overdue = totals["met"], totals["late"], totals["overdue"]
+        names = sorted(set(met) | set(late) | set(overdue))
+        clocks = [
+            ClockFigures(str(k), met.get(k, 0), late.get(k, 0), overdue.get(k, 0)) for k in names
+        ]
+        return weeks, clocks
 
     def overdue_open(self, at: dt.datetime) -> int:
-        """Open cases with a clock past due at ``at``: candidate clock rows first (an index
-        range), then whether their case was open."""
-        d, c = self.t.deadlines.c, self.t.cases.c
-        case_open = (
-            sa.select(c.id)
-            .where(
-                c.id == d.case_id,
-                c.received_at < at,
-                sa.or_(c.closed_at.is_(None), c.closed_at >= at),
-                *self.sql.scope,
-            )
-            .exists()
+        """Open cases with a clock past due at ``at``: candidate clock rows first (index seeks
+        per status and clock on the stop time, filtered inside the index), then whether their
+        case was open."""
+        deadlines = self.t.deadlines
+        d, c = deadlines.c, self.t.cases.c
+        names = sorted(
+            {
+                name
+                for status in OVERDUE_STATUSES
+                for name in self.sql.distinct(deadlines, "clock", kind="clock", status=status)
+            }
         )
-        query = sa.select(sa.func.count(sa.distinct(d.case_id))).where(
-            # A met clock stopped before it was due; a paused one is on hold.
-            d.status.in_(OVERDUE_STATUSES),
-            d.due_at < at,
-            d.kind == "clock",
-            sa.or_(d.stopped_at.is_(None), d.stopped_at >= at),
-            d.started_at < at,
-            case_open,
+        if not names:
+            return 0
+
+        def rows_where(stopped: sa.ColumnElement[bool]) -> sa.Select[Any]:
+            return sa.select(d.case_id).where(
+                d.kind == "clock",
+                # A met clock stopped before it was due; a paused one is on hold.
+                d.status.in_(OVERDUE_STATUSES),
+                d.clock.in_(names),
+                stopped,
+                d.due_at < at,
+                d.started_at < at,
+            )
+
+        # Clocks not stopped by ``at``: two seeks of the stop index (still running; stopped
+        # later). Their cases are then read in id order, each once.
+        candidates = sa.union_all(
+            rows_where(d.stopped_at.is_(None)), rows_where(d.stopped_at >= at)
+        )
+        query = sa.select(sa.func.count()).where(
+            c.id.in_(candidates),
+            c.received_at < at,
+            sa.or_(c.closed_at.is_(None), c.closed_at >= at),
+            *self.sql.scope,
         )
         return int(self.conn.execute(query).scalar_one())
 
@@ -986,11 +1247,16 @@ class _Builder:
     # --------------------------------------------------------------- follow-up
 
     def visits(self, lo: dt.datetime, hi: dt.datetime) -> dict[str, int]:
-        f = self.t.followups.c
+        """Visit outcomes recorded in ``[lo, hi)``: one index seek per outcome."""
+        followups = self.t.followups
+        f = followups.c
+        outcomes = self.sql.distinct(followups, "outcome")
+        if not outcomes:
+            return {}
         rows = self.sql.rows(
             self.sql.scoped(
                 sa.select(f.outcome, sa.func.count())
-                .where(f.recorded_at >= lo, f.recorded_at < hi, f.outcome.is_not(None))
+                .where(f.outcome.in_(outcomes), f.recorded_at >= lo, f.recorded_at < hi)
                 .group_by(f.outcome),
                 f.case_id,
             )
@@ -1014,40 +1280,54 @@ class _Builder:
 
     def feedback_cases(self, lo: dt.datetime, hi: dt.datetime) -> tuple[int, int, int]:
         """Cases that reached feedback in ``[lo, hi)``: how many, how many have a completed
-        visit, how many were re-handled."""
-        e, c, f = self.t.events.c, self.t.cases.c, self.t.followups.c
+        visit, how many were re-handled. With one feedback state and one trigger leading
+        there, the events index yields the cases in order, so nothing is sorted."""
+        events = self.t.events
+        e, c, f = events.c, self.t.cases.c, self.t.followups.c
         states, triggers = self.feedback_transitions()
+        if not triggers:  # no policy: any transition into the feedback states
+            triggers = self.sql.distinct(events, "trigger", kind="transition")
+            if not triggers:
+                return 0, 0, 0
 
-        def reached_by(case_id: Any) -> list[Any]:
+        def reached_by(case_id: Any, trigger: Any, state: Any) -> list[Any]:
             where = [
                 e.kind == "transition",
+                e.trigger == trigger if isinstance(trigger, str) else e.trigger.in_(trigger),
+                e.to_state == state if isinstance(state, str) else e.to_state.in_(state),
                 e.occurred_at >= lo,
                 e.occurred_at < hi,
-                e.to_state.in_(states),
             ]
-            if triggers:
-                where.append(e.trigger.in_(triggers))
             if case_id is not None:
                 where.append(e.case_id == case_id)
             return where
 
-        ids = self.sql.scoped(sa.select(e.case_id).where(*reached_by(None)), e.case_id)
-        fb = ids.distinct().subquery()
+        # One stream of case ids per (trigger, state), each in index order: SQLite merges
+        # them (UNION) without sorting, then looks up each case's visits once.
+        streams = [
+            self.sql.scoped(sa.select(e.case_id).where(*reached_by(None, t, st)), e.case_id)
+            for t in triggers
+            for st in states
+        ]
+        ids: Any = sa.union(*streams) if len(streams) > 1 else streams[0].distinct()
+        if not self.sql.pg:  # ask for the order the merge delivers anyway
+            ids = ids.order_by(sa.literal_column("1"))
+        fb = ids.subquery()
+        # One seek per case (its few visits checked in the index entry), not one per outcome.
         has_visit = (
             sa.select(f.case_id)
-            .where(f.case_id == fb.c.case_id, f.outcome.in_(VISIT_OUTCOMES))
+            .where(f.case_id == fb.c.case_id, sa.func.coalesce(f.outcome, "").in_(VISIT_OUTCOMES))
             .exists()
         )
         row = self.conn.execute(
-            sa.select(sa.func.count(), sa.func.sum(sa.case((has_visit, 1), else_=0))).select_from(
-                fb
-            )
+            sa.select(sa.func.count(), sa.func.count(sa.case((has_visit, 1)))).select_from(fb)
         ).one()
-        reached, visited = int(row[0]), int(row[1] or 0)
+        reached, visited = int(row[0]), int(row[1])
         if not reached:
             return 0, 0, 0
-        # Re-handled cases are few: start from them and look for their feedback event.
-        reached_it = sa.select(e.case_id).where(*reached_by(c.id)).exists()
+        # Re-handled cases are few (a partial index holds them): start from them and look
+        # for their feedback event.
+        reached_it = sa.select(e.case_id).where(*reached_by(c.id, triggers, states)).exists()
         rehandled = self.sql.count(c.rehandle_count > 0, reached_it)
         return reached, visited, rehandled
 
@@ -1075,35 +1355,20 @@ class _Builder:
     def rises(
         self, kind: str, prev_lo: dt.datetime, lo: dt.datetime, hi: dt.datetime
     ) -> list[Hotspot]:
-        """Hot spots among respondents or products: the period's values with enough cases,
-        then the previous period's counts of those values only."""
+        """Hot spots among respondents or products: both periods counted per value in one
+        read of the value's index, in order (no sort, whatever statistics the planner has)."""
         c = self.t.cases.c
         col = c[kind]
-        n = sa.func.count()
-        current = {
-            str(v): int(k)
-            for v, k in self.sql.rows(
-                sa.select(col, n)
-                .where(c.received_at >= lo, c.received_at < hi, col.is_not(None), *self.sql.scope)
-                .group_by(col)
-                .having(n >= self.rule.min_count)
-            )
-        }
-        previous: dict[str, int] = {}
-        if current:
-            previous = {
-                str(v): int(k)
-                for v, k in self.sql.rows(
-                    sa.select(col, n)
-                    .where(
-                        c.received_at >= prev_lo,
-                        c.received_at < lo,
-                        col.is_not(None),
-                        *self.sql.scope,
-                    )
-                    .group_by(col)
-                )
-            }
+        received = self.sql.received_filter(prev_lo, hi)
+        in_period = sa.func.count(sa.case((c.received_at >= lo, 1)))
+        rows = self.sql.rows(
+            sa.select(col, in_period, sa.func.count() - in_period)
+            .where(col.is_not(None), *received, *self.sql.scope)
+            .group_by(col)
+            .having(in_period >= self.rule.min_count)
+        )
+        current = {str(v): int(k) for v, k, _ in rows}
+        previous = {str(v): int(k) for v, _, k in rows if k}
         return self.flag(kind, current, previous)
 
     def flag(
@@ -1123,51 +1388,57 @@ class _Builder:
     def repeat_complainants(
         self, lo: dt.datetime, hi: dt.datetime
     ) -> tuple[list[RepeatComplainant], int]:
+        """The top complainants with several cases received in ``[lo, hi)``, and how many
+        there are: the contact index read in order (no sort), ranked and counted in SQL."""
         c = self.t.cases.c
         n = sa.func.count()
-        rows = self.sql.rows(
-            sa.select(c.complainant_contact, n)
+        contact = c.complainant_contact
+        groups = (
+            sa.select(contact.label("contact"), n.label("n"))
             .where(
-                c.received_at >= lo,
-                c.received_at < hi,
-                c.complainant_contact.is_not(None),
-                c.complainant_contact != "",
+                contact.is_not(None),
+                contact != "",
+                *self.sql.received_filter(lo, hi),
                 *self.sql.scope,
             )
-            .group_by(c.complainant_contact)
+            .group_by(contact)
             .having(n >= self.rule.repeat_min)
+            .subquery()
         )
-        ordered = sorted(((str(r[0]), int(r[1])) for r in rows), key=lambda x: (-x[1], x[0]))
+        # Ties ordered by code point, as Python orders strings (PostgreSQL: the C collation).
+        by_text = groups.c.contact if not self.sql.pg else sa.collate(groups.c.contact, "C")
+        rows = self.sql.rows(
+            sa.select(groups.c.contact, groups.c.n, sa.func.count().over())
+            .order_by(groups.c.n.desc(), by_text)
+            .limit(self.rule.top)
+        )
+        total = int(rows[0][2]) if rows else 0
+        if not rows and self.rule.top == 0:
+            total = int(
+                self.conn.execute(sa.select(sa.func.count()).select_from(groups)).scalar_one()
+            )
         top = [
             RepeatComplainant(
-                contact=mask(contact) or "",
-                key=hashlib.sha256(contact.encode()).hexdigest()[:12],
-                cases=count,
+                contact=mask(str(value)) or "",
+                key=hashlib.sha256(str(value).encode()).hexdigest()[:12],
+                cases=int(count),
             )
-            for contact, count in ordered[: self.rule.top]
+            for value, count, _ in rows
         ]
-        return top, len(ordered)
+        return top, total
 
 
-class _WorkingDays:
-    """Working days between two local day numbers (days since 1970-01-01) on one calendar, by
-    a cumulative count over the days spanned (one calendar lookup per day, not per case).
-    ``calendar`` None (a workflow that is not loaded): Monday to Friday."""
-
-    def __init__(self, calendar: Calendar | None, days: Sequence[int]) -> None:
-        self.base = min(days)
-        span = max(days) - self.base + 1
-        cum = [0] * span
-        total = 0
-        for i in range(1, span):
-            d = dt.date.fromordinal(_EPOCH_DAY + self.base + i)
-            total += calendar.is_working_day(d) if calendar is not None else d.weekday() < 5
-            cum[i] = total
-        self.cum = cum
-
-    def __call__(self, received_on: int, closed_on: int) -> int:
-        """Working days in ``(received date, closed date]``."""
-        return self.cum[closed_on - self.base] - self.cum[received_on - self.base]
+def _working_days_before(calendar: Calendar | None, base: int, top: int) -> list[int]:
+    """``out[i]``: working days in ``(base, base + i]`` (day numbers since 1970-01-01), so the
+    working days between two local dates are one subtraction (a calendar lookup per day, not
+    per case). ``calendar`` None (a workflow that is not loaded): Monday to Friday."""
+    out = [0] * (top - base + 1)
+    total = 0
+    for i in range(1, top - base + 1):
+        d = dt.date.fromordinal(_EPOCH_DAY + base + i)
+        total += calendar.is_working_day(d) if calendar is not None else d.weekday() < 5
+        out[i] = total
+    return out
 
 
 def _zone(tz: str | ZoneInfo | None, engine: Engine, workflow: str | None) -> ZoneInfo:
@@ -1219,39 +1490,46 @@ def build_report(
     week_starts = [start + dt.timedelta(days=7 * i) for i in range((n_days + 6) // 7)]
     week_bounds = [_midnight(d, zone) for d in week_starts] + [hi]
 
+    day_bounds = [
+        ((start - _EPOCH_DATE).days + i, _midnight(start + dt.timedelta(days=i), zone))
+        for i in range(n_days)
+    ] + [(0, hi)]
+
     def work(conn: sa.Connection) -> Report:
         t = engine.store.tables
+        if conn.dialect.name == "postgresql" and engine.store.connection is None:
+            # Every figure from one snapshot (READ COMMITTED would give each query its own).
+            conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         earliest = conn.execute(sa.select(sa.func.min(t.cases.c.received_at))).scalar()
         span = (
             min(earliest or prev_lo, prev_lo) - dt.timedelta(days=2),
             max(hi, now) + dt.timedelta(days=2),
         )
         sql = _Sql(conn, t, workflow, department, zone, span)
-        b = _Builder(engine, conn, sql, rule)
+        b = _Builder(engine, conn, sql, rule, earliest, now)
 
         # The period.
-        groups = b.intake_groups(lo, hi, "channel", "category")
-        by_channel = _count_pairs((r.channel, r.n) for r in groups)
-        by_category = _count_pairs((r.category, r.n) for r in groups)
-        intake_total = sum(int(r.n) for r in groups)
-        accepted, rejected = b.intake_flags(lo, hi)
-        c = t.cases.c
-        intake_closed = sql.count(c.received_at >= lo, c.received_at < hi, c.closed_at < hi)
-        completed, by_state, handling = b.completion(lo, hi)
-        clocks = b.clocks(lo, hi, as_of)
+        groups = b.intake_groups(lo, hi)
+        by_channel = _count_pairs((ch, n) for ch, _, n in groups)
+        by_category = _count_pairs((cat, n) for _, cat, n in groups)
+        intake_total = sum(n for _, _, n in groups)
+        accepted, rejected, intake_closed = b.intake_flags(lo, hi)
+        completed, by_state, handling = b.completion(lo, hi, day_bounds)
+        week_figures, clocks = b.weekly(week_bounds, as_of)
         escalated, escalated_cases, reasons = b.escalations(lo, hi, detail=True)
         extensions = b.extensions(lo, hi)
         followup = b.followup(lo, hi, detail=True)
-        weeks = []
-        for i, first in enumerate(week_starts):
-            w_intake, w_met, w_late = b.week(week_bounds[i], week_bounds[i + 1], as_of, clocks)
-            weeks.append(WeekFigures(first, min(7, n_days - 7 * i), w_intake, w_met, w_late))
+        weeks = [
+            WeekFigures(first, min(7, n_days - 7 * i), *week_figures[i])
+            for i, first in enumerate(week_starts)
+        ]
         opened = {at: b.open_at(at) for at in {prev_lo, lo, as_of, prev_as_of}}
 
         # The previous period, for the change columns.
-        p_categories = b.intake_groups(prev_lo, lo, "category")
-        p_intake = sum(int(r.n) for r in p_categories)
-        p_acc, p_rej = b.intake_flags(prev_lo, lo)
+        p_groups = b.intake_groups(prev_lo, lo)
+        p_intake = sum(n for _, _, n in p_groups)
+        p_acc, p_rej, _ = b.intake_flags(prev_lo, lo)
+        c = t.cases.c
         p_completed = sql.count(c.closed_at >= prev_lo, c.closed_at < lo)
         p_clocks = [
             x
@@ -1280,10 +1558,8 @@ def build_report(
         if p_intake:
             hotspots += b.flag(
                 "category",
-                dict(_count_pairs((r.category, r.n) for r in groups if r.category is not None)),
-                dict(
-                    _count_pairs((r.category, r.n) for r in p_categories if r.category is not None)
-                ),
+                dict(_count_pairs((cat, n) for _, cat, n in groups if cat is not None)),
+                dict(_count_pairs((cat, n) for _, cat, n in p_groups if cat is not None)),
             )
             hotspots += b.rises("respondent", prev_lo, lo, hi)
             hotspots += b.rises("product", prev_lo, lo, hi)

@@ -58,7 +58,9 @@ class FastRow:
             raise AttributeError(name) from None
 
 
-class _Prepared:
+class Prepared:
+    """One statement compiled for a dialect, with its bind plan and result processors."""
+
     __slots__ = (
         "bind_items",
         "binds",
@@ -154,17 +156,17 @@ class FastExecutor:
     """Per-dialect cache of prepared statements, and the calls that run them."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[int, str, tuple[str, ...]], tuple[Any, _Prepared]] = {}
+        self._cache: dict[tuple[int, str, tuple[str, ...]], tuple[Any, Prepared]] = {}
 
-    def _prepare(self, conn: sa.Connection, stmt: Any, keys: Sequence[str]) -> _Prepared:
+    def _prepare(self, conn: sa.Connection, stmt: Any, keys: Sequence[str]) -> Prepared:
         ident = (id(stmt), conn.dialect.name, tuple(keys))
         hit = self._cache.get(ident)
         if hit is None or hit[0] is not stmt:
-            hit = self._cache[ident] = (stmt, _Prepared(stmt, conn.dialect, keys))
+            hit = self._cache[ident] = (stmt, Prepared(stmt, conn.dialect, keys))
         return hit[1]
 
     @staticmethod
-    def _cursor(conn: sa.Connection) -> Any:
+    def cursor(conn: sa.Connection) -> Any:
         # One cursor per DBAPI connection, kept in SQLAlchemy's per-connection info dict.
         info = conn.connection.info
         cursor = info.get("casework_cursor")
@@ -175,7 +177,7 @@ class FastExecutor:
     def execute(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> Any:
         """Run one statement; returns the DBAPI cursor (``rowcount``, ``fetchone``)."""
         prepared = self._prepare(conn, stmt, tuple(values))
-        cursor = self._cursor(conn)
+        cursor = self.cursor(conn)
         cursor.execute(prepared.sql, prepared.params(values))
         return cursor
 
@@ -186,11 +188,11 @@ class FastExecutor:
         if not rows:
             return
         prepared = self._prepare(conn, stmt, tuple(rows[0]))
-        self._cursor(conn).executemany(prepared.sql, [prepared.params(r) for r in rows])
+        self.cursor(conn).executemany(prepared.sql, [prepared.params(r) for r in rows])
 
     def all(self, conn: sa.Connection, stmt: Any, values: Mapping[str, Any]) -> list[FastRow]:
         prepared = self._prepare(conn, stmt, tuple(values))
-        cursor = self._cursor(conn)
+        cursor = self.cursor(conn)
         cursor.execute(prepared.sql, prepared.params(values))
         return list(prepared.rows(cursor))
 
