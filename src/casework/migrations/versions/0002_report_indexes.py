@@ -12,6 +12,8 @@ Create Date: 2026-11-28
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import context, op
 
@@ -74,7 +76,7 @@ NEW: tuple[tuple[str, str, list[str], str | None], ...] = (
 
 def _create(prefix: str, schema: str | None, table: str, name: str, columns: list[str],
             where: str | None) -> None:  # fmt: skip
-    partial = {}
+    partial: dict[str, Any] = {}
     if where is not None:
         partial = {"sqlite_where": sa.text(where), "postgresql_where": sa.text(where)}
     op.create_index(f"{prefix}{name}", f"{prefix}{table}", columns, schema=schema, **partial)
