@@ -202,6 +202,61 @@ def test_run_due_explain_extend_and_outbox(cli: Any) -> None:
     )
 
 
+def test_stop_clock_on_a_closed_case(cli: Any) -> None:
+    """`casework stop-clock`: 0 with --json, 1 and one line when refused, 2 on usage errors."""
+    made = as_json(
+        cli(
+            "intake",
+            "-w",
+            "samr_complaint",
+            "-c",
+            "hotline_12315",
+            "--at",
+            "2026-09-14T09:00:00+08:00",
+            "--json",
+        )
+    )
+    case_id = str(made["id"])
+    for trigger, role, when, extra in [
+        ("accept", "clerk", "2026-09-15T09:00:00+08:00", ()),
+        ("mediate", "mediator", "2026-09-16T09:00:00+08:00", ()),
+        ("flag_clue", "mediator", "2026-09-18T10:00:00+08:00", ("--reason", "疑似虚假宣传")),
+        ("settle", "mediator", "2026-09-24T10:00:00+08:00", ()),
+    ]:
+        cli("fire", case_id, trigger, "--actor", "a", "--role", role, "--at", when, *extra)
+    refused = cli(
+        "fire", case_id, "complete_clue_check", "--actor", "w", "--role", "investigator", code=1
+    )
+    assert refused.stderr.count("\n") == 1 and "casework stop-clock" in refused.stderr
+    denied = cli("stop-clock", case_id, "clue_check", "--actor", "z", "--role", "mediator", code=1)
+    assert denied.stderr.count("\n") == 1 and "investigator, head" in denied.stderr
+    stopped = as_json(
+        cli(
+            "stop-clock",
+            case_id,
+            "clue_check",
+            "--actor",
+            "wu",
+            "--role",
+            "investigator",
+            "--reason",
+            "核查完毕",
+            "--at",
+            "2026-10-12T15:00:00+08:00",
+            "--json",
+        )
+    )
+    assert (stopped["clock"], stopped["status"]) == ("clue_check", "met")
+    assert stopped["stopped_at"] == "2026-10-12T07:00:00+00:00"
+    shown = as_json(cli("show", case_id, "--json"))
+    assert shown["state"] == "settled" and shown["events"][-1]["kind"] == "clock_stopped"
+    again = cli("stop-clock", case_id, "clue_check", "--actor", "wu", "--role", "head", code=1)
+    assert "is not running" in again.stderr and "Traceback" not in again.output
+    plain = cli("stop-clock", case_id, "acceptance", "--actor", "wu", "--role", "head", code=1)
+    assert "does not outlive closure" in plain.stderr
+    cli("stop-clock", case_id, "clue_check", code=2)  # --actor and --role are required
+
+
 def test_history_audit_and_db_upgrade(cli: Any, sqlite_backend: Backend) -> None:
     made = as_json(cli("intake", "-w", "consumer_complaint", "-c", "hotline", "--json"))
     cli("fire", str(made["id"]), "accept", "--actor", "li", "--role", "clerk")

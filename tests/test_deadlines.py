@@ -252,6 +252,104 @@ def test_closing_the_case_cancels_pending_steps(pausing: Any, clock: FrozenClock
     engine.close()
 
 
+# A clock that outlives closure, with a ladder step that fires a trigger and a pause state.
+LINGERING = """
+workflow: lingering
+version: 1
+effective_from: 2020-01-01
+timezone: Asia/Shanghai
+calendar: cn
+roles: [agent, inspector]
+states:
+  open: {initial: true}
+  testing: {}
+  done: {final: true}
+transitions:
+  - {trigger: flag, source: open, dest: open, roles: [agent]}
+  - {trigger: send_to_test, source: open, dest: testing, roles: [agent]}
+  - {trigger: settle, source: [open, testing], dest: done, roles: [agent]}
+  - {trigger: remind, source: open, dest: open, roles: [system]}
+  - {trigger: check_done, source: open, dest: open, roles: [inspector]}
+clocks:
+  check:
+    period: 48 hours
+    start: {triggers: [flag]}
+    stop: {triggers: [check_done]}
+    pause: [testing]
+    outlives_closure: true
+    ladder:
+      - {after: 1 hour, fire: remind}
+"""
+
+
+@pytest.fixture
+def lingering(backend: Backend, clock: FrozenClock) -> Any:
+    engine = backend.open(workflows=[load_workflow_text(LINGERING)], clock=clock)
+    yield engine
+    engine.close()
+
+
+def test_a_fire_step_of_an_outliving_clock_is_skipped_on_a_closed_case(
+    lingering: Engine, clock: FrozenClock
+) -> None:
+    """The breach still notifies and is audited; the step's trigger is not fired (a final state
+    has no exits) but counted as skipped, and the row is done — no crash, no retry loop."""
+    engine = lingering
+    clock.set(at("2026-05-06 10:00"))
+    case = engine.intake("lingering", channel="web")
+    engine.fire(case.id, "flag", AGENT)
+    engine.fire(case.id, "settle", AGENT)
+    (dl,) = engine.deadlines(case.id)
+    assert (dl.status, dl.due_at) == ("running", at("2026-05-08 10:00"))
+    clock.set(at("2026-05-08 12:00"))
+    report = engine.run_due()
+    assert (report.breaches, report.triggers_fired, report.triggers_skipped) == (1, 0, 1)
+    assert report.trigger_failures == 0 and report.cancelled == 0
+    assert engine.get(case.id).state == "done"
+    assert engine.history(case.id)[-1].kind == "deadline_breached"
+    assert [k for t, k in topics(engine) if t == "deadline.breached"] == [
+        f"deadline:{dl.id}:breach",
+        f"deadline:{dl.id}:after_1_hour",
+    ]
+    (after,) = engine.deadlines(case.id)
+    assert (after.status, after.fire_at) == ("breached", None)
+    assert engine.run_due().steps == 0
+
+
+def test_a_fire_step_of_an_outliving_clock_fires_while_the_case_is_open(
+    lingering: Engine, clock: FrozenClock
+) -> None:
+    """outlives_closure changes nothing before closure: the ladder fires its trigger."""
+    engine = lingering
+    clock.set(at("2026-05-06 10:00"))
+    case = engine.intake("lingering", channel="web")
+    engine.fire(case.id, "flag", AGENT)
+    clock.set(at("2026-05-08 12:00"))
+    report = engine.run_due()
+    assert (report.triggers_fired, report.triggers_skipped) == (1, 0)
+    assert engine.history(case.id)[-1].trigger == "remind"
+
+
+def test_an_outliving_clock_paused_at_closure_resumes(
+    lingering: Engine, clock: FrozenClock
+) -> None:
+    """Closing from a pause state leaves the pause state: the clock runs again, the paused
+    time (05-06 12:00 → 05-07 12:00, 24 h) excluded, so due 05-08 10:00 + 24 h."""
+    engine = lingering
+    clock.set(at("2026-05-06 10:00"))
+    case = engine.intake("lingering", channel="web")
+    engine.fire(case.id, "flag", AGENT)
+    engine.fire(case.id, "send_to_test", AGENT, data={"reason": "送检"}, at=at("2026-05-06 12:00"))
+    assert engine.deadlines(case.id)[0].status == "paused"
+    engine.fire(case.id, "settle", AGENT, at=at("2026-05-07 12:00"))
+    (dl,) = engine.deadlines(case.id)
+    assert (dl.status, dl.due_at) == ("running", at("2026-05-09 10:00"))
+    stopped = engine.stop_clock(
+        case.id, "check", Actor("he.inspector", {"inspector"}), at=at("2026-05-08 09:00")
+    )
+    assert stopped.status == "met"
+
+
 # ---------------------------------------------------------------- extensions
 
 

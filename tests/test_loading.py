@@ -509,6 +509,56 @@ def test_clock_edges_need_states_or_triggers_and_pause_not_final() -> None:
     }
 
 
+def test_outlives_closure_needs_stop_triggers_and_is_located() -> None:
+    """After closure no state can be entered: an outliving clock with only stop states could
+    never stop; the problem points at the key's line. A bad value is a type error."""
+    text = with_extra("""\
+        clocks:
+          c:
+            period: 3 days
+            start: {states: [open]}
+            stop: {states: [done]}
+            outlives_closure: true
+          d:
+            period: 3 days
+            start: {states: [open]}
+            stop: {triggers: [finish]}
+            outlives_closure: sometimes
+        """)
+    found = problems_of(text)
+    assert [(p.line, p.path) for p in found] == [
+        (text.splitlines().index("    outlives_closure: true") + 1, "clocks.c.outlives_closure"),
+        (
+            text.splitlines().index("    outlives_closure: sometimes") + 1,
+            "clocks.d.outlives_closure",
+        ),
+    ]
+    assert "needs stop triggers" in found[0].message
+    assert "add stop: {triggers: [...]}" in found[0].message
+    assert "true or false" in found[1].message
+
+
+def test_outlives_closure_is_read_into_the_spec() -> None:
+    """Default false; true keeps the clock after closure (ladder fire steps are allowed)."""
+    spec = load_workflow_text(
+        with_extra("""\
+            clocks:
+              kept:
+                period: 3 days
+                start: {states: [working]}
+                stop: {triggers: [finish]}
+                outlives_closure: true
+                ladder: [{after: 1 day, fire: finish}]
+              plain:
+                period: 3 days
+                start: {states: [open]}
+                stop: {states: [done]}
+            """).replace("roles: [clerk]}\n", "roles: [clerk, system]}\n")
+    )
+    assert spec.clock("kept").outlives_closure is True
+    assert spec.clock("plain").outlives_closure is False
+
+
 def test_extensions_grow_in_the_same_unit() -> None:
     """Each extension is longer than the one before (or the period), in the period's own unit
     (an extension is added to the period's amount, so 30 days cannot grow to 45 working days)."""

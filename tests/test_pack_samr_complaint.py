@@ -23,7 +23,15 @@ from typing import Any
 
 import pytest
 
-from casework import Actor, Engine, InvalidInput, MissingField, PermissionDenied
+from casework import (
+    Actor,
+    CaseNotFound,
+    Engine,
+    InvalidInput,
+    MissingField,
+    PermissionDenied,
+    TriggerNotAllowed,
+)
 from casework.clock import FrozenClock
 from casework.diagram import to_mermaid
 from casework.loading import load_workflows
@@ -338,28 +346,173 @@ def test_v2_mediation_limit_reached_terminates_as_system(
     assert engine.run_due().steps == 0
 
 
-# ---------------------------------------------------------------- engine gaps (xfail, reported)
+# ---------------------------------------------------------------- the clue check outlives closure
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine gap: every active clock is cancelled when the case reaches a final state "
-        "(DeadlineManager.on_fire: 'case closed by ...'), so the 核查 of a violation clue "
-        "(第27条), a duty independent of the mediation outcome, is lost when mediation "
-        "settles; no clock option keeps it running and no command stops it on a closed case"
-    ),
-)
-def test_clue_check_outlives_the_settlement(engine: Engine, clock: FrozenClock) -> None:
-    """Clue flagged Fri 2026-09-18 (due 2026-10-15, see the extension test); the parties
-    settle on 09-25: the clue check must still be running."""
+def _settled_with_clue(engine: Engine, clock: FrozenClock) -> Any:
+    """v2 case: clue flagged Fri 2026-09-18 (due Thu 2026-10-15, see the extension test), the
+    parties settle on Thu 09-24."""
     case = intake(engine, clock, "2026-09-14 09:00")
     step(clock, engine, case.id, "accept", CLERK, "2026-09-15 09:00")
     step(clock, engine, case.id, "mediate", MEDIATOR, "2026-09-16 09:00")
     step(clock, engine, case.id, "flag_clue", MEDIATOR, "2026-09-18 10:00", reason="疑似虚假宣传")
-    step(clock, engine, case.id, "settle", MEDIATOR, "2026-09-24 10:00")
-    clue = clocks(engine, case.id)["clue_check"]
+    return step(clock, engine, case.id, "settle", MEDIATOR, "2026-09-24 10:00")
+
+
+def test_clue_check_outlives_the_settlement(engine: Engine, clock: FrozenClock) -> None:
+    """The 核查 of a violation clue (第27条) is a duty independent of the mediation outcome:
+    settling closes the case and stops the mediation clock (met), the clue check runs on."""
+    case = _settled_with_clue(engine, clock)
+    assert case.state == "settled" and case.is_closed
+    got = clocks(engine, case.id)
+    assert got["mediation"].status == "met"
+    clue = got["clue_check"]
     assert (clue.status, clue.due_on) == ("running", day("2026-10-15"))
+    assert clue.fire_at is not None, "its ladder is still scheduled"
+
+
+def test_v1_clue_check_outlives_the_termination_notice(engine: Engine, clock: FrozenClock) -> None:
+    """v1 (暂行办法 第23条) too: clue flagged Mon 2025-06-09 → 15 wd (端午 05-31..06-02 is
+    before it): 06-10..13 (1–4), 16–20 (5–9), 23–27 (10–14), 30 (15) → Mon 2025-06-30; the
+    mediation ends by termination and notice (state closed), the clue check runs on."""
+    case = intake(engine, clock, "2025-06-03 09:00")
+    step(clock, engine, case.id, "accept", CLERK, "2025-06-04 09:00")
+    assert engine.get(case.id).workflow_version == 1
+    step(clock, engine, case.id, "mediate", MEDIATOR, "2025-06-05 09:00")
+    step(clock, engine, case.id, "flag_clue", MEDIATOR, "2025-06-09 10:00", reason="疑似无证经营")
+    step(clock, engine, case.id, "terminate", MEDIATOR, "2025-06-10 10:00", reason="拒绝调解")
+    closed = step(clock, engine, case.id, "notify_termination", CLERK, "2025-06-11 10:00")
+    assert closed.state == "closed"
+    got = clocks(engine, case.id)
+    assert got["termination_notice"].status == "met"
+    assert (got["clue_check"].status, got["clue_check"].due_on) == ("running", day("2025-06-30"))
+
+
+def test_stop_clock_on_the_closed_case_needs_a_stop_trigger_role(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """Only the roles of complete_clue_check (investigator, head) may record the stop; a refusal
+    writes nothing; the stop keeps the state, is audited and ends the run met (before due)."""
+    case = _settled_with_clue(engine, clock)
+    clock.set(at("2026-10-12 15:00"))
+    with pytest.raises(PermissionDenied) as denied:
+        engine.stop_clock(case.id, "clue_check", MEDIATOR, reason="核查完毕")
+    assert denied.value.trigger == "complete_clue_check"
+    assert denied.value.allowed_roles == ("investigator", "head")
+    assert engine.get(case.id).version == case.version
+    assert clocks(engine, case.id)["clue_check"].status == "running"
+    stopped = engine.stop_clock(
+        case.id, "clue_check", INVESTIGATOR, reason="核查完毕，移送稽查", at=at("2026-10-12 15:00")
+    )
+    assert (stopped.status, stopped.stopped_at) == ("met", at("2026-10-12 15:00"))
+    assert stopped.fire_at is None
+    after = engine.get(case.id)
+    assert (after.state, after.closed_at, after.version) == (
+        "settled",
+        case.closed_at,
+        case.version + 1,
+    )
+    last = engine.history(case.id)[-1]
+    assert (last.kind, last.actor, last.trigger, last.to_state) == (
+        "clock_stopped",
+        INVESTIGATOR.id,
+        None,
+        None,
+    )
+    assert last.data["clock"] == "clue_check" and last.data["status"] == "met"
+    assert last.data["reason"] == "核查完毕，移送稽查"
+    assert engine.verify_audit(case.id).ok
+    with pytest.raises(InvalidInput, match=r"is not running \(met since 2026-10-12"):
+        engine.stop_clock(case.id, "clue_check", HEAD)
+    clock.set(at("2026-12-01 09:00"))
+    assert engine.run_due().steps == 0, "a stopped run has nothing left to fire"
+
+
+def test_firing_the_stop_trigger_on_the_closed_case_points_to_stop_clock(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """A final state has no exits, so fire refuses complete_clue_check — and says what to do."""
+    case = _settled_with_clue(engine, clock)
+    with pytest.raises(TriggerNotAllowed, match="outlives closure") as refused:
+        engine.fire(case.id, "complete_clue_check", INVESTIGATOR)
+    assert refused.value.hint is not None and "stop-clock" in refused.value.hint
+    with pytest.raises(TriggerNotAllowed) as plain:
+        engine.fire(case.id, "mediate", MEDIATOR)
+    assert plain.value.hint is None
+
+
+def test_clue_check_breach_after_closure_warns_breaches_and_is_audited(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """After the settlement the ladder still runs: the warning 2 wd before due (24:00 of Tue
+    10-13: the last day 10-15, −1 = 10-14, −2 = 10-13), the breach at 2026-10-16 00:00 (hook
+    + audit event). A stop after that ends the run breached without a second breach notice."""
+    case = _settled_with_clue(engine, clock)
+    clock.set(at("2026-10-13 23:00"))
+    assert engine.run_due().steps == 0
+    clock.set(at("2026-10-14 08:00"))
+    warned = engine.run_due()
+    assert (warned.warnings, warned.breaches, warned.cancelled) == (1, 0, 0)
+    clock.set(at("2026-10-16 09:00"))
+    breached = engine.run_due()
+    assert (breached.breaches, breached.cancelled) == (1, 0)
+    payloads = [p for _, p in outbox_payloads(engine) if p.case_id == case.id]
+    clue = [p for p in payloads if getattr(p, "clock", None) == "clue_check"]
+    assert [(p.topic, p.state) for p in clue] == [  # type: ignore[attr-defined]
+        ("deadline.warning", "settled"),
+        ("deadline.breached", "settled"),
+    ]
+    assert clue[1].due_at == midnight_after("2026-10-15")  # type: ignore[attr-defined]
+    events = engine.history(case.id)
+    assert events[-1].kind == "deadline_breached" and events[-1].data["clock"] == "clue_check"
+    assert clocks(engine, case.id)["clue_check"].status == "breached"
+    late = engine.stop_clock(case.id, "clue_check", HEAD, at=at("2026-10-20 10:00"))
+    assert (late.status, late.breached_at) == ("breached", midnight_after("2026-10-15"))
+    breaches = [p for _, p in outbox_payloads(engine) if p.topic == "deadline.breached"]
+    assert len(breaches) == 1, "the breach is notified once"
+
+
+def test_an_ordinary_clock_is_still_cancelled_at_closure(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """transfer closes the case on a route the acceptance clock does not stop on: cancelled,
+    and stop_clock refuses it (it does not outlive closure)."""
+    case = intake(engine, clock, "2026-09-14 09:00")
+    step(clock, engine, case.id, "transfer", CLERK, "2026-09-15 09:00", reason="无管辖权")
+    acceptance = clocks(engine, case.id)["acceptance"]
+    assert (acceptance.status, acceptance.data["closed_by"]) == (
+        "cancelled",
+        "case closed by transfer",
+    )
+    with pytest.raises(InvalidInput, match="does not outlive closure"):
+        engine.stop_clock(case.id, "acceptance", CLERK)
+
+
+def test_stop_clock_refusals_are_clear_and_write_nothing(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """Unknown clock, open case, a clock that never ran, a stop before the start: each one
+    InvalidInput naming the problem; the case row is untouched."""
+    case = intake(engine, clock, "2026-09-14 09:00")
+    step(clock, engine, case.id, "accept", CLERK, "2026-09-15 09:00")
+    step(clock, engine, case.id, "mediate", MEDIATOR, "2026-09-16 09:00")
+    step(clock, engine, case.id, "flag_clue", MEDIATOR, "2026-09-18 10:00", reason="疑似虚假宣传")
+    with pytest.raises(InvalidInput, match=r"is open .*'complete_clue_check'"):
+        engine.stop_clock(case.id, "clue_check", INVESTIGATOR)
+    settled = step(clock, engine, case.id, "settle", MEDIATOR, "2026-09-24 10:00")
+    with pytest.raises(InvalidInput, match=r"no clock 'clue' \(clocks: acceptance, "):
+        engine.stop_clock(case.id, "clue", INVESTIGATOR)
+    with pytest.raises(InvalidInput, match="before clock 'clue_check' started"):
+        engine.stop_clock(case.id, "clue_check", INVESTIGATOR, at=at("2026-09-17 10:00"))
+    with pytest.raises(CaseNotFound):
+        engine.stop_clock(999_999, "clue_check", INVESTIGATOR)
+    assert engine.get(case.id).version == settled.version
+    quiet = intake(engine, clock, "2026-09-14 10:00")
+    step(clock, engine, quiet.id, "accept", CLERK, "2026-09-15 09:00")
+    step(clock, engine, quiet.id, "mediate", MEDIATOR, "2026-09-16 09:00")
+    step(clock, engine, quiet.id, "settle", MEDIATOR, "2026-09-24 10:00")
+    with pytest.raises(InvalidInput, match=r"is not running \(it never started\)"):
+        engine.stop_clock(quiet.id, "clue_check", INVESTIGATOR)
 
 
 def test_docs_show_the_current_diagram() -> None:

@@ -12,6 +12,10 @@ Conventions (documented in ``docs/deadlines.md``):
 * Statuses: ``running``, ``paused``, ``met`` (stopped before due), ``breached`` (due passed; it
   stays ``breached`` when later stopped), ``cancelled`` (restarted, or the case closed by a
   route the clock does not stop on).
+* A clock with ``outlives_closure`` is not cancelled when the case closes: its ladder and breach
+  go on, a ladder step's ``fire`` is skipped once the case is closed (a final state has no
+  exits; the step's notifications still go out), and :meth:`DeadlineManager.stop_after_closure`
+  records one of its stop triggers without a state change.
 * A clock paused by a pause state excludes the interval ``(paused, resumed)`` under the calendar
   module's convention; ``max_pause`` caps the total excluded time, after which the clock runs
   even while the case stays paused.
@@ -32,6 +36,7 @@ import sqlalchemy as sa
 from casework import hooks as hk
 from casework.calendars import Calendar, CalendarRegistry, Due
 from casework.errors import (
+    CaseNotFound,
     CommandRejected,
     ConfigurationError,
     InvalidInput,
@@ -135,6 +140,7 @@ class RunReport:
     breaches: int = 0
     triggers_fired: int = 0
     trigger_failures: int = 0
+    triggers_skipped: int = 0
     cancelled: int = 0
     rows: int = 0
     visits: int = 0
@@ -383,7 +389,7 @@ class DeadlineManager:
                 status = "met" if at < m["due_at"] else "breached"
                 self._close(conn, spec, clock, m, at, status, f"stopped by {trigger}")
                 continue
-            if m is not None and after.state in spec.finals:
+            if m is not None and after.state in spec.finals and not clock.outlives_closure:
                 self._close(conn, spec, clock, m, at, "cancelled", f"case closed by {trigger}")
                 continue
             if m is None:
@@ -718,7 +724,7 @@ class DeadlineManager:
         except KeyError:
             self._update(conn, m["id"], {"fire_at": None, "status": "cancelled"})
             return RunReport(cancelled=1)
-        if case.is_closed:
+        if case.is_closed and not clock.outlives_closure:
             # Closed in the meantime: the pending step is void (guarantee 3's re-check).
             sink.flush(conn, self)
             self._close(conn, spec, clock, m, now, "cancelled", "case closed")
@@ -749,7 +755,19 @@ class DeadlineManager:
                 breached = True
             self._queue_step(conn, spec, clock, m, case_row, step, sink)
             if step.spec is not None and step.spec.fire:
-                fire_triggers.append((step.spec, step))
+                if case.is_closed:
+                    # An outliving clock on a closed case: a final state has no exits, so the
+                    # trigger could only be refused. Its notifications went out above.
+                    log.info(
+                        "case %s is closed: ladder step %s of clock %s skips firing %s",
+                        case.id,
+                        step.name,
+                        clock.name,
+                        step.spec.fire,
+                    )
+                    report = report + RunReport(triggers_skipped=1)
+                else:
+                    fire_triggers.append((step.spec, step))
         data["fired"] = fired
         m["data"] = data
         m["fire_at"] = self._next_fire_at(spec, clock, m)
@@ -878,6 +896,127 @@ class DeadlineManager:
             sink.outbox.extend(rows)
         else:
             q.insert_outbox_rows(conn, self.engine.store.tables, rows)
+
+    # ------------------------------------------------------------------ stop after closure
+
+    @staticmethod
+    def stop_roles(spec: WorkflowSpec, clock: ClockSpec) -> tuple[str, ...]:
+        """The roles that may record a stop of ``clock``: those the workflow gives the
+        transitions of its stop triggers."""
+        roles: dict[str, None] = {}
+        for t in spec.transitions:
+            if t.trigger in clock.stop_triggers:
+                roles.update(dict.fromkeys(t.roles))
+        return tuple(roles)
+
+    def stop_after_closure(
+        self,
+        case_id: int,
+        clock_name: str,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        at: dt.datetime | str | None = None,
+    ) -> Deadline:
+        """Record that the work an ``outlives_closure`` clock measures is done, on a closed case.
+
+        ``at`` is the business time of the stop (aware; default now), not before the clock
+        started. The run ends ``met`` before its due time, else ``breached`` (a breach the
+        worker never saw also emits ``deadline.breached``, once); the case's state does not
+        change, a ``clock_stopped`` event joins its audit trail. The actor needs a role the
+        workflow gives the clock's stop triggers. Raises :class:`CaseNotFound`,
+        :class:`InvalidInput` (unknown clock, case still open, clock not outliving closure or
+        not running, ``at`` before the start), :class:`PermissionDenied`; nothing is written
+        when it raises.
+        """
+        when = self.engine._instant(at, "at")
+
+        def work(conn: sa.Connection) -> Deadline:
+            t = self.engine.store.tables
+            case_row = q.get_case_row(conn, t, case_id)
+            if case_row is None:
+                raise CaseNotFound(str(case_id))
+            case = q.case_from_row(case_row)
+            spec = self.engine.workflows.get(case.workflow, case.workflow_version)
+            try:
+                clock = self.clock_spec(spec, clock_name)
+            except KeyError:
+                names = ", ".join(c.name for c in spec.clocks) or "none"
+                raise InvalidInput(
+                    "clock", f"workflow {spec.name} has no clock {clock_name!r} (clocks: {names})"
+                ) from None
+            if not case.is_closed:
+                ways = [
+                    *(f"fire {s!r}" for s in clock.stop_triggers),
+                    *(f"enter {s!r}" for s in clock.stop_states),
+                ]
+                raise InvalidInput(
+                    "clock",
+                    f"case {case_id} is open (state {case.state!r}): {' or '.join(ways)} to "
+                    f"stop clock {clock_name!r}; a stop without a transition is only for a "
+                    "clock that outlives closure, on a closed case",
+                )
+            if not clock.outlives_closure:
+                raise InvalidInput(
+                    "clock",
+                    f"case {case_id} is closed (state {case.state!r}) and clock {clock_name!r} "
+                    "does not outlive closure: its run ended when the case closed "
+                    "(set outlives_closure: true on the clock for new workflow versions)",
+                )
+            rows = [
+                r for r in self._active_rows(conn, case_id) if r._mapping["clock"] == clock_name
+            ]
+            if not rows:
+                ended = [dl for dl in self._rows_of(conn, case_id) if dl.clock == clock_name]
+                detail = (
+                    f"{ended[-1].status} since {ended[-1].stopped_at.isoformat()}"
+                    if ended and ended[-1].stopped_at is not None
+                    else "it never started"
+                )
+                raise InvalidInput(
+                    "clock", f"case {case_id}: clock {clock_name!r} is not running ({detail})"
+                )
+            allowed = self.stop_roles(spec, clock)
+            if not actor.roles & set(allowed):
+                raise PermissionDenied(
+                    str(case_id),
+                    "/".join(clock.stop_triggers),
+                    actor.id,
+                    sorted(actor.roles),
+                    allowed,
+                )
+            m = dict(rows[-1]._mapping)
+            if when < m["started_at"]:
+                raise InvalidInput(
+                    "at",
+                    f"{when.isoformat()} is before clock {clock_name!r} started "
+                    f"({m['started_at'].isoformat()})",
+                )
+            status = "met" if when < m["due_at"] else "breached"
+            self._close(conn, spec, clock, m, when, status, f"stopped by {actor.id} after closure")
+            self.engine.record_event(
+                conn,
+                case_row,
+                kind="clock_stopped",
+                actor=actor,
+                at=when,
+                now=self.engine.clock.now(),
+                data={
+                    "clock": clock.name,
+                    "status": status,
+                    "due_at": _iso(m["due_at"]),
+                    "legal_basis": clock.legal_basis,
+                    **({"reason": reason} if reason else {}),
+                },
+            )
+            return deadline_from_row(self._row(conn, m["id"]))
+
+        return self.engine.store.run(work)
+
+    def _rows_of(self, conn: sa.Connection, case_id: int) -> list[Deadline]:
+        d = self.engine.store.tables.deadlines
+        rows = conn.execute(sa.select(d).where(d.c.case_id == case_id).order_by(d.c.id))
+        return [deadline_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ extensions
 
@@ -1106,8 +1245,6 @@ class DeadlineManager:
     def _locate(
         self, conn: sa.Connection, case_id: int, clock_name: str
     ) -> tuple[Any, WorkflowSpec, ClockSpec, dict[str, Any]]:
-        from casework.errors import CaseNotFound
-
         case_row = q.get_case_row(conn, self.engine.store.tables, case_id)
         if case_row is None:
             raise CaseNotFound(str(case_id))
@@ -1138,14 +1275,7 @@ class DeadlineManager:
     # ------------------------------------------------------------------ queries
 
     def for_case(self, case_id: int) -> list[Deadline]:
-        d = self.engine.store.tables.deadlines
-        rows = self.engine.store.run(
-            lambda conn: list(
-                conn.execute(sa.select(d).where(d.c.case_id == case_id).order_by(d.c.id))
-            ),
-            read=True,
-        )
-        return [deadline_from_row(r) for r in rows]
+        return self.engine.store.run(lambda conn: self._rows_of(conn, case_id), read=True)
 
     def for_cases(self, case_ids: Sequence[int]) -> dict[int, list[Deadline]]:
         d = self.engine.store.tables.deadlines

@@ -616,6 +616,29 @@ class Engine:
             case_id, clock, actor, approve=approve, reason=reason, at=at
         )
 
+    def stop_clock(
+        self,
+        case_id: int,
+        clock: str,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        at: dt.datetime | str | None = None,
+    ) -> Deadline:
+        """Stop a running ``outlives_closure`` clock of a closed case: the work it measures is
+        done (e.g. the 核查 of a violation clue after the mediation settled).
+
+        ``at`` is the business time of the stop (aware; default now). The run ends ``met``
+        before its due time, else ``breached``; the case keeps its final state and gets a
+        ``clock_stopped`` audit event. The actor needs a role the workflow gives the clock's
+        stop triggers. On an open case, fire a stop trigger instead. Raises
+        :class:`CaseNotFound`, :class:`InvalidInput`, :class:`PermissionDenied`,
+        :class:`StaleCase`; nothing is written when it raises.
+        """
+        return self.clocks.stop_after_closure(
+            case_id, clock, actor, reason=_clean_text(reason, "reason", 10_000), at=at
+        )
+
     def explain(self, case_id: int, clock: str) -> list[str]:
         """Why ``clock`` of a case is due when: start, pauses, extensions, days counted."""
         return self.clocks.explain(case_id, clock)

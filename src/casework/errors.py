@@ -86,15 +86,23 @@ class CommandRejected(CaseworkError):
 class TriggerNotAllowed(CommandRejected, ValueError):
     """The trigger cannot fire from the case's current state."""
 
-    def __init__(self, case_id: str, trigger: str, state: str, allowed: Sequence[str]) -> None:
+    def __init__(
+        self,
+        case_id: str,
+        trigger: str,
+        state: str,
+        allowed: Sequence[str],
+        hint: str | None = None,
+    ) -> None:
         self.case_id = case_id
         self.trigger = trigger
         self.state = state
         self.allowed = tuple(allowed)
+        self.hint = hint
         allowed_txt = ", ".join(self.allowed) if self.allowed else "none (final state)"
         super().__init__(
             f"case {case_id}: trigger {trigger!r} is not allowed in state {state!r}; "
-            f"allowed here: {allowed_txt}"
+            f"allowed here: {allowed_txt}" + (f" ({hint})" if hint else "")
         )
 
 

@@ -310,6 +310,12 @@ _CLOCK_KEYS: Final = (
         {"type": "array", "items": _ref("extension")},
         "Extension rungs, each longer than the previous one and the period.",
     ),
+    _Key(
+        "outlives_closure",
+        _BOOL_S,
+        "Keep running after the case reaches a final state (default false); it is then stopped "
+        "by recording one of its stop triggers (Engine.stop_clock, casework stop-clock).",
+    ),
 )
 
 _ALWAYS_FOR_KEYS: Final = (
@@ -455,6 +461,17 @@ def _join(path: str, key: str) -> str:
 
 def _line(node: Node) -> int:
     return int(node.start_mark.line) + 1
+
+
+def _has_items(node: Node | None, key: str) -> bool:
+    """Whether the mapping ``node`` gives ``key`` a non-empty list (bad shapes are reported
+    elsewhere and count as given, so one mistake is not reported twice)."""
+    if not isinstance(node, MappingNode):
+        return True
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            return not isinstance(v, SequenceNode) or bool(v.value)
+    return False
 
 
 def _describe(node: Node) -> str:
@@ -1222,6 +1239,16 @@ class _Parser:
         restart = self.trigger_refs(m.get("restart"), m.child("restart"))
         ladder = self.ladder(m.get("ladder"), m.child("ladder"), period)
         extensions = self.extensions(m.get("extensions"), m.child("extensions"), period)
+        outlives = self.boolean(m.get("outlives_closure"), m.child("outlives_closure"))
+        if outlives and m.get("stop") is not None and not _has_items(m.get("stop"), "triggers"):
+            # After closure no state can be entered: only a recorded stop trigger ends the run.
+            self.add(
+                m.child("outlives_closure"),
+                "a clock that outlives closure needs stop triggers: once the case is closed no "
+                "state can be entered, so nothing else could stop it "
+                "(add stop: {triggers: [...]}, e.g. the trigger that records the work as done)",
+                m.line("outlives_closure"),
+            )
         if period is None or m.get("start") is None or m.get("stop") is None:
             return None
         return ClockSpec(
@@ -1241,6 +1268,7 @@ class _Parser:
             label=self.label(m.get("label"), m.child("label")),
             ladder=tuple(ladder),
             extensions=tuple(extensions),
+            outlives_closure=bool(outlives),
         )
 
     def ladder(self, node: Node | None, path: str, period: Period | None) -> list[LadderStep]:

@@ -119,6 +119,14 @@ class CompiledWorkflow:
             state: tuple(dict.fromkeys(t.trigger for t in spec.transitions_from(state)))
             for state in spec.states
         }
+        # Triggers that stop a clock outliving closure: refused on a closed case with a pointer
+        # to Engine.stop_clock (only the refusal path reads this).
+        self._stops_after_closure: dict[str, str] = {
+            trigger: c.name
+            for c in spec.clocks
+            if c.outlives_closure
+            for trigger in c.stop_triggers
+        }
         self.machine = Machine(
             model=None,
             states=list(spec.states),
@@ -158,6 +166,16 @@ class CompiledWorkflow:
 
         return check
 
+    def _hint(self, state: str, trigger: str) -> str | None:
+        clock = self._stops_after_closure.get(trigger)
+        if clock is None or state not in self.spec.finals:
+            return None
+        return (
+            f"it stops clock {clock!r}, which outlives closure: record it with "
+            f"Engine.stop_clock(case_id, {clock!r}, actor) or "
+            f"`casework stop-clock CASE_ID {clock}`"
+        )
+
     def _passes(self, guard: GuardSpec, ctx: GuardContext) -> bool:
         if guard.comparison is not None:
             return evaluate_comparison(guard.comparison, ctx)
@@ -172,7 +190,9 @@ class CompiledWorkflow:
         case_id = str(ctx.case.id)
         event = self.machine.events.get(trigger)
         if event is None or trigger not in self._allowed.get(state, ()):
-            raise TriggerNotAllowed(case_id, trigger, state, self.allowed_triggers(state))
+            raise TriggerNotAllowed(
+                case_id, trigger, state, self.allowed_triggers(state), self._hint(state, trigger)
+            )
         attempt = _Attempt(state, ctx)
         carrier = _Carrier(state)
         try:

@@ -131,6 +131,10 @@ class ClockSpec:
     It starts when the case enters one of ``start_states`` or fires one of ``start_triggers``,
     stops on ``stop_triggers`` / ``stop_states`` (met if before due), is paused while the case is
     in ``pause_states`` (excluded time), and restarts from zero on ``restart_triggers``.
+
+    A clock is cancelled when the case reaches a final state it does not stop on, unless
+    ``outlives_closure``: then it keeps running (ladder, breach) after closure until one of its
+    ``stop_triggers`` is recorded with :meth:`casework.Engine.stop_clock`.
     """
 
     name: str
@@ -149,6 +153,7 @@ class ClockSpec:
     label: Label = Label()
     ladder: tuple[LadderStep, ...] = ()
     extensions: tuple[ExtensionStep, ...] = ()
+    outlives_closure: bool = False
 
 
 @attrs.frozen

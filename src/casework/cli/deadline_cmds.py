@@ -1,4 +1,5 @@
-"""Deadline, hook-delivery and worker commands: run-due, explain, extend, overdue, outbox, worker."""
+"""Deadline, hook-delivery and worker commands: run-due, explain, extend, stop-clock, outbox,
+worker."""
 
 from __future__ import annotations
 
@@ -121,6 +122,44 @@ def decide_extension(
         emit_json(deadline.to_json())
     else:
         click.echo(f"case {case_id}: {clock} {deadline.period}, due {deadline.due_at.isoformat()}")
+
+
+@main.command("stop-clock")
+@click.argument("case_id", type=int)
+@click.argument("clock")
+@click.option("--actor", required=True, help="Who records the stop (an id).")
+@click.option("--role", "roles", multiple=True, required=True, help="Role acted in (repeatable).")
+@click.option("--reason", help="Note kept in the audit event (e.g. the check's outcome).")
+@click.option("--at", "at", help="Business time of the stop, ISO 8601 with offset (default now).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_settings
+def stop_clock(
+    settings: Settings,
+    case_id: int,
+    clock: str,
+    actor: str,
+    roles: tuple[str, ...],
+    reason: str | None,
+    at: str | None,
+    as_json: bool,
+) -> None:
+    """Stop CLOCK of the closed case CASE_ID (a clock with outlives_closure: true).
+
+    The actor needs a role the workflow gives the clock's stop triggers; the case's state does
+    not change. On an open case, fire a stop trigger instead.
+    """
+    deadline = settings.engine().stop_clock(
+        case_id,
+        clock,
+        Actor(actor, frozenset(roles)),
+        reason=reason,
+        at=parse_time(at, "--at"),
+    )
+    if as_json:
+        emit_json(deadline.to_json())
+    else:
+        stopped = deadline.stopped_at.isoformat() if deadline.stopped_at else "?"
+        click.echo(f"case {case_id}: {clock} {deadline.status} (stopped {stopped})")
 
 
 @main.group()
