@@ -611,3 +611,21 @@ def test_cli_report_json_and_out_file(
     assert res.stderr.strip().splitlines() == [
         "error: --from: '2026-13-01' is not a date (YYYY-MM-DD)"
     ]
+
+
+def test_snapshot_readers_see_one_state_while_a_writer_commits(
+    sqlite_backend: Backend, workflow_file: Path
+) -> None:
+    """The report's two reader connections share a snapshot: a commit after they start is
+    invisible to both, and writers are not held back once they have started."""
+    engine = open_engine(sqlite_backend, workflow_file, at(6, 10))
+    try:
+        engine.intake("consumer_complaint", channel="hotline", received_at=at(5, 1))
+        assert engine.store.can_share_snapshot
+        count = sa.select(sa.func.count()).select_from(engine.store.tables.cases)
+        with engine.store.snapshot_readers(2) as readers:
+            engine.intake("consumer_complaint", channel="email", received_at=at(5, 2))
+            assert [r.execute(count).scalar_one() for r in readers] == [1, 1]
+        assert engine.store.run(lambda conn: conn.execute(count).scalar_one(), read=True) == 2
+    finally:
+        engine.close()

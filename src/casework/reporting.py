@@ -55,7 +55,9 @@ import datetime as dt
 import hashlib
 import itertools
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -694,16 +696,20 @@ class _Sql:
         values = [first, *(offset for _, offset in changes)]
         return max(values) - min(values)
 
-    def distinct(self, table: sa.Table, name: str, **equal: Any) -> list[Any]:
+    def distinct(
+        self, table: sa.Table, name: str, *also: sa.ColumnElement[bool], **equal: Any
+    ) -> list[Any]:
         """The distinct non-null values of column ``name`` among the rows whose columns equal
-        ``equal``, in order: one index seek each (a loose index scan, which neither SQLite nor
-        PostgreSQL does by itself), for a column that follows the ``equal`` columns in an
-        index. Unscoped (a superset of the scoped values) and cached for the report."""
-        key = (table.name, name, tuple(sorted(equal.items())))
+        ``equal`` (and match ``also``), in order: one index seek each (a loose index scan,
+        which neither SQLite nor PostgreSQL does by itself), for a column that follows the
+        ``equal`` columns in an index. Unscoped (a superset of the scoped values) and cached
+        for the report."""
+        terms = tuple(str(w.compile(compile_kwargs={"literal_binds": True})) for w in also)
+        key = (table.name, name, tuple(sorted(equal.items())), terms)
         found = self._distinct.get(key)
         if found is None:
             col = table.c[name]
-            where = [table.c[k] == v for k, v in equal.items()]
+            where = [*(table.c[k] == v for k, v in equal.items()), *also]
             found = []
             value = self.conn.execute(sa.select(sa.func.min(col)).where(*where)).scalar()
             while value is not None:
@@ -871,7 +877,9 @@ class _Builder:
         before = c.received_at < at
         if self.earliest is None or at - self.earliest <= self.now - at:
             return count(before) - count(c.closed_at < at, before)
-        return count(c.closed_at.is_(None), before) + count(c.closed_at >= at, before)
+        # Read by closing time: the receipt bound checked in the closing-time index entries.
+        unindexed = self.sql.received_filter(self.earliest, at)[1]
+        return count(c.closed_at.is_(None), before) + count(c.closed_at >= at, unindexed)
 
     # --------------------------------------------------------------- completion
 
@@ -1071,6 +1079,15 @@ class _Builder:
 
     # --------------------------------------------------------------- clocks
 
+    def with_status(self, status: str) -> list[sa.ColumnElement[bool]]:
+        """Clock rows with ``status``, in the terms the partial indexes are declared with
+        (``status = 'met'`` / ``status <> 'met'``), so both databases can use them."""
+        d = self.t.deadlines.c
+        met: sa.ColumnElement[str] = sa.literal_column("'met'")
+        if status == "met":
+            return [d.kind == "clock", d.status == met]
+        return [d.kind == "clock", d.status == status, d.status != met]
+
     def verdicts(
         self, status: str, column: sa.ColumnElement[Any], lo: dt.datetime, hi: dt.datetime
     ) -> dict[str, int]:
@@ -1078,14 +1095,13 @@ class _Builder:
         index seek per clock name."""
         deadlines = self.t.deadlines
         d = deadlines.c
-        names = self.sql.distinct(deadlines, "clock", kind="clock", status=status)
+        rows = self.with_status(status)
+        names = self.sql.distinct(deadlines, "clock", *rows)
         if not names or hi <= lo:
             return {}
         query = (
             sa.select(d.clock, sa.func.count())
-            .where(
-                d.kind == "clock", d.status == status, d.clock.in_(names), column >= lo, column < hi
-            )
+            .where(*rows, d.clock.in_(names), column >= lo, column < hi)
             .group_by(d.clock)
         )
         return {str(k): int(n) for k, n in self.sql.rows(self.sql.scoped(query, d.case_id))}
@@ -1117,12 +1133,12 @@ class _Builder:
         )
 
         def per_clock(status: str, column: Any) -> Callable[[Mapping[str, Any]], list[Any]]:
-            names = sql.distinct(deadlines, "clock", kind="clock", status=status)
+            rows = self.with_status(status)
+            names = sql.distinct(deadlines, "clock", *rows)
             query = (
                 sa.select(d.clock, sa.func.count())
                 .where(
-                    d.kind == "clock",
-                    d.status == status,
+                    *rows,
                     # Literal binds, not an expanding IN: the statement is compiled once.
                     d.clock.in_([sa.literal(name) for name in names] or [sa.null()]),
                     column >= lo,
@@ -1160,35 +1176,29 @@ class _Builder:
 
     def overdue_open(self, at: dt.datetime) -> int:
         """Open cases with a clock past due at ``at``: candidate clock rows first (index seeks
-        per status and clock on the stop time, filtered inside the index), then whether their
-        case was open."""
+        per status and clock up to ``at``, the stop and start times checked inside the index
+        entries), then their cases, read in id order, each once."""
         deadlines = self.t.deadlines
         d, c = deadlines.c, self.t.cases.c
+        met: sa.ColumnElement[str] = sa.literal_column("'met'")
         names = sorted(
             {
                 name
                 for status in OVERDUE_STATUSES
-                for name in self.sql.distinct(deadlines, "clock", kind="clock", status=status)
+                for name in self.sql.distinct(deadlines, "clock", *self.with_status(status))
             }
         )
         if not names:
             return 0
-
-        def rows_where(stopped: sa.ColumnElement[bool]) -> sa.Select[Any]:
-            return sa.select(d.case_id).where(
-                d.kind == "clock",
-                # A met clock stopped before it was due; a paused one is on hold.
-                d.status.in_(OVERDUE_STATUSES),
-                d.clock.in_(names),
-                stopped,
-                d.due_at < at,
-                d.started_at < at,
-            )
-
-        # Clocks not stopped by ``at``: two seeks of the stop index (still running; stopped
-        # later). Their cases are then read in id order, each once.
-        candidates = sa.union_all(
-            rows_where(d.stopped_at.is_(None)), rows_where(d.stopped_at >= at)
+        candidates = sa.select(d.case_id).where(
+            d.kind == "clock",
+            # A met clock stopped before it was due; a paused one is on hold.
+            d.status.in_(OVERDUE_STATUSES),
+            d.status != met,
+            d.clock.in_(names),
+            d.due_at < at,
+            sa.or_(d.stopped_at.is_(None), d.stopped_at >= at),
+            d.started_at < at,
         )
         query = sa.select(sa.func.count()).where(
             c.id.in_(candidates),
@@ -1212,10 +1222,11 @@ class _Builder:
         ]
         if not detail:
             return self.sql.count_in(self.t.events, *where), 0, ()
-        clock = e.data["clock"].as_string()
-        reason = sa.case(
-            (clock.is_not(None), sa.literal("clock:") + clock),
-            else_=sa.func.coalesce(e.data["reason"].as_string(), ""),
+        # "clock:<name>" when the event names a clock (NULL otherwise), else the reason.
+        reason = sa.func.coalesce(
+            sa.literal("clock:") + e.data["clock"].as_string(),
+            e.data["reason"].as_string(),
+            "",
         ).label("reason")
         rows = self.sql.rows(
             self.sql.scoped(
@@ -1469,8 +1480,11 @@ def build_report(
     """The report for local dates ``start``..``end`` (inclusive) in ``tz`` (default: the
     workflow's zone, else Asia/Shanghai), optionally for one workflow and/or department.
 
-    Read-only: one read transaction. See the module docs for every definition; use
-    :func:`queue_risk_alerts` to notify hooks of the hot spots found.
+    Read-only, from one snapshot: one read transaction (PostgreSQL: ``REPEATABLE READ``), or on a
+    SQLite file casework opened, two read transactions on the same snapshot
+    (:meth:`Store.snapshot_readers`) so that a second thread computes the heaviest figures
+    beside the rest. See the module docs for every definition; use :func:`queue_risk_alerts`
+    to notify hooks of the hot spots found.
     """
     if isinstance(start, dt.datetime) or isinstance(end, dt.datetime):
         raise InvalidInput("start", "start and end are dates (local days), not datetimes")
@@ -1495,18 +1509,44 @@ def build_report(
         for i in range(n_days)
     ] + [(0, hi)]
 
-    def work(conn: sa.Connection) -> Report:
-        t = engine.store.tables
-        if conn.dialect.name == "postgresql" and engine.store.connection is None:
-            # Every figure from one snapshot (READ COMMITTED would give each query its own).
-            conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-        earliest = conn.execute(sa.select(sa.func.min(t.cases.c.received_at))).scalar()
+    t = engine.store.tables
+
+    def first_received(conn: sa.Connection) -> dt.datetime | None:
+        return conn.execute(sa.select(sa.func.min(t.cases.c.received_at))).scalar()
+
+    def open_builder(conn: sa.Connection, earliest: dt.datetime | None) -> _Builder:
         span = (
             min(earliest or prev_lo, prev_lo) - dt.timedelta(days=2),
             max(hi, now) + dt.timedelta(days=2),
         )
         sql = _Sql(conn, t, workflow, department, zone, span)
-        b = _Builder(engine, conn, sql, rule, earliest, now)
+        return _Builder(engine, conn, sql, rule, earliest, now)
+
+    # The heaviest figures: on SQLite a second thread computes them beside the rest, on the
+    # same snapshot; whichever thread is free takes the next one.
+    heavy: dict[str, Callable[[_Builder], Any]] = {
+        "completion": lambda b: b.completion(lo, hi, day_bounds),
+        "followup": lambda b: b.followup(lo, hi, detail=True),
+    }
+    pending = list(heavy)
+    results: dict[str, Any] = {}
+    claim = threading.Lock()
+
+    def drain(b: _Builder) -> None:
+        while True:
+            with claim:
+                if not pending:
+                    return
+                name = pending.pop(0)
+            results[name] = heavy[name](b)
+
+    def work(conn: sa.Connection, beside: Future[None] | None = None) -> Report:
+        if conn.dialect.name == "postgresql" and engine.store.connection is None:
+            # Every figure from one snapshot (READ COMMITTED would give each query its own).
+            conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+        earliest = first_received(conn)
+        b = open_builder(conn, earliest)
+        sql = b.sql
 
         # The period.
         groups = b.intake_groups(lo, hi)
@@ -1514,11 +1554,9 @@ def build_report(
         by_category = _count_pairs((cat, n) for _, cat, n in groups)
         intake_total = sum(n for _, _, n in groups)
         accepted, rejected, intake_closed = b.intake_flags(lo, hi)
-        completed, by_state, handling = b.completion(lo, hi, day_bounds)
         week_figures, clocks = b.weekly(week_bounds, as_of)
         escalated, escalated_cases, reasons = b.escalations(lo, hi, detail=True)
         extensions = b.extensions(lo, hi)
-        followup = b.followup(lo, hi, detail=True)
         weeks = [
             WeekFigures(first, min(7, n_days - 7 * i), *week_figures[i])
             for i, first in enumerate(week_starts)
@@ -1565,6 +1603,11 @@ def build_report(
             hotspots += b.rises("product", prev_lo, lo, hi)
             hotspots.sort(key=lambda h: (h.p_value, -h.count, h.kind, h.value))
         repeaters, n_repeaters = b.repeat_complainants(lo, hi)
+        drain(b)
+        if beside is not None:
+            beside.result()
+        completed, by_state, handling = results["completion"]
+        followup = results["followup"]
         return Report(
             start=start,
             end=end,
@@ -1600,4 +1643,13 @@ def build_report(
             rule=rule,
         )
 
+    if engine.store.can_share_snapshot:
+        # Two threads on one snapshot: SQLite releases the GIL while it reads, so on two cores
+        # the handling-time and follow-up figures are computed beside the rest.
+        with (
+            engine.store.snapshot_readers(2) as (main, beside),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="casework-report") as pool,
+        ):
+            future = pool.submit(lambda: drain(open_builder(beside, first_received(beside))))
+            return work(main, future)
     return engine.store.run(work, read=True)

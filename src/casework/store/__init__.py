@@ -218,6 +218,36 @@ class Store:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
+    @property
+    def can_share_snapshot(self) -> bool:
+        """Whether :meth:`snapshot_readers` is available: SQLite files on engines casework made
+        (not a host's connection, not ``:memory:``)."""
+        return self.is_sqlite and self._held is not None
+
+    @contextlib.contextmanager
+    def snapshot_readers(self, n: int) -> Iterator[list[sa.Connection]]:
+        """``n`` connections in read transactions that all see the same snapshot, so that
+        several threads can read one consistent state (SQLite releases the GIL while it
+        works). SQLite has no API to share a snapshot: while the readers take theirs, another
+        connection holds the write lock (``BEGIN IMMEDIATE``, as any writer would), so no
+        commit can fall between them; writers wait only those few milliseconds."""
+        if not self.can_share_snapshot:
+            raise ConfigurationError("shared snapshots need a SQLite file casework opened")
+        readers: list[sa.Connection] = []
+        try:
+            with self.engine.connect() as gate, gate.begin():
+                for _ in range(n):
+                    conn = self.engine.connect().execution_options(casework_read=True)
+                    readers.append(conn)
+                    conn.begin()
+                    # The first read fixes the transaction's snapshot.
+                    conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+            yield readers
+        finally:
+            for conn in readers:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
     def release_connections(self) -> None:
         """Close the connections threads keep (all threads); the next command reconnects."""
         with self._held_lock:

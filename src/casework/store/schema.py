@@ -195,18 +195,24 @@ def build_tables(prefix: str = "", schema: str | None = None) -> Tables:
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Index(f"{p}ix_deadlines_fire_at", "fire_at"),
         sa.Index(f"{p}ix_deadlines_case", "case_id", "clock"),
-        # Report: verdicts per clock (met at their stop, late at their due time), overdue cases.
-        sa.Index(
-            f"{p}ix_deadlines_stopped",
-            "kind",
-            "status",
-            "clock",
-            "stopped_at",
-            "due_at",
-            "started_at",
-            "case_id",
-        ),
-        sa.Index(f"{p}ix_deadlines_due", "kind", "status", "clock", "due_at"),
+    )
+    # Report: verdicts per clock, met at their stop and late at their due time, and overdue
+    # cases. Each row is in one of the two (a status change moves it), not in both.
+    met = deadlines.c.status == sa.literal_column("'met'")
+    sa.Index(
+        f"{p}ix_deadlines_met",
+        deadlines.c.kind,
+        deadlines.c.clock,
+        deadlines.c.stopped_at,
+        sqlite_where=met,
+        postgresql_where=met,
+    )
+    sa.Index(
+        f"{p}ix_deadlines_open",
+        *(deadlines.c[k] for k in ("kind", "status", "clock", "due_at", "stopped_at")),
+        *(deadlines.c[k] for k in ("started_at", "case_id")),
+        sqlite_where=~met,
+        postgresql_where=~met,
     )
 
     # Follow-up visits (回访): one row per scheduled visit; `fire_at` as for deadlines.
