@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -227,6 +229,157 @@ def test_rerun_creates_nothing_and_partial_overlap_adds_only_new_rows(
 
 def table(backend: Backend, name: str) -> str:
     return f'"{backend.schema}".{name}' if backend.schema else name
+
+
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "casework-import-writer"]
+
+
+def numbered(n: int, start: int = 0) -> str:
+    return HEADER + "".join(f"{i},2026-03-02 09:00,,,s,Shop,phone,,\n" for i in range(start, n))
+
+
+def test_a_failing_batch_stops_the_import_after_the_batches_before_it(
+    backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """The database refuses a row of the second batch (a trigger): the error reaches the
+    caller, the first batch stays committed, the second and third are not written, and no
+    writer thread is left behind."""
+    engine = open_engine(backend)
+    cases = table(backend, "cases")
+    if backend.name == "sqlite":
+        trigger = [
+            f"CREATE TRIGGER refuse BEFORE INSERT ON {cases} WHEN NEW.external_id = '1500' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ]
+    else:
+        fn = table(backend, "refuse")
+        trigger = [
+            f"CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.external_id = '1500' THEN RAISE EXCEPTION 'refused'; END IF; "
+            "RETURN NEW; END $$",
+            f"CREATE TRIGGER refuse BEFORE INSERT ON {cases} FOR EACH ROW EXECUTE FUNCTION {fn}()",
+        ]
+
+    def install(conn: sa.Connection) -> None:
+        for sql in trigger:
+            conn.exec_driver_sql(sql)
+
+    try:
+        engine.store.run(install)
+        data = write(tmp_path, "c.csv", numbered(3000))
+        with pytest.raises(sa.exc.DBAPIError, match="refused"):
+            import_csv(engine, data, mapping_file, batch_size=1000)
+        assert not writer_threads()
+        ids = rows_of(engine, f"SELECT external_id FROM {cases}")
+        events = rows_of(engine, f"SELECT count(*) FROM {table(backend, 'events')}")[0][0]
+    finally:
+        engine.close()
+    assert sorted(int(r[0]) for r in ids) == list(range(1000))
+    assert events == 1000
+
+
+def test_an_interrupted_import_keeps_whole_batches_and_resumes(
+    backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """Stopped from the progress callback after the first batch: what was committed is a
+    whole number of batches, the writer thread is gone, the interpreter's switch interval is
+    back, and a re-run completes the file."""
+    data = write(tmp_path, "c.csv", numbered(5000))
+
+    class Stop(Exception):
+        pass
+
+    def stop(_: int) -> None:
+        raise Stop
+
+    interval = sys.getswitchinterval()
+    engine = open_engine(backend)
+    try:
+        with pytest.raises(Stop):
+            import_csv(engine, data, mapping_file, batch_size=1000, progress=stop)
+        assert not writer_threads()
+        assert sys.getswitchinterval() == interval
+        n = rows_of(engine, f"SELECT count(*) FROM {table(backend, 'cases')}")[0][0]
+        rep = import_csv(engine, data, mapping_file, batch_size=1000)
+        assert engine.verify_audit().ok
+    finally:
+        engine.close()
+    assert n in (1000, 2000, 3000, 4000)
+    assert (rep.created, rep.existing) == (5000 - n, n)
+
+
+def test_progress_reports_every_batch_and_adds_up_to_the_file(
+    backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """progress(n) after each full batch commits and once at the end; the n add up to the
+    characters after the header."""
+    text = numbered(2500)
+    data = write(tmp_path, "c.csv", text)
+    calls: list[int] = []
+    engine = open_engine(backend)
+    try:
+        rep = import_csv(engine, data, mapping_file, batch_size=1000, progress=calls.append)
+    finally:
+        engine.close()
+    assert rep.created == 2500
+    assert len(calls) == 2 + 1
+    assert sum(calls) == len(text) - len(HEADER)
+
+
+def test_import_on_a_host_connection_joins_the_host_transaction(
+    backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """Given the host's Connection, the import runs on the calling thread inside the host's
+    transaction: a rollback discards it, a commit keeps every batch."""
+    open_engine(backend).close()
+    data = write(tmp_path, "c.csv", numbered(250))
+    host = backend.sa_engine()
+    try:
+        with host.connect() as conn:
+            engine = Engine.open(
+                conn,
+                workflows=WORKFLOW,
+                clock=FrozenClock(NOW),
+                schema=backend.schema,
+                create=False,
+            )
+            with conn.begin() as tx:
+                rep = import_csv(engine, data, mapping_file, batch_size=100)
+                assert not writer_threads()
+                tx.rollback()
+            with conn.begin():
+                assert rep.created == 250 and engine.list_cases() == []
+            with conn.begin():
+                rep = import_csv(engine, data, mapping_file, batch_size=100)
+            assert rep.created == 250
+        reader = open_engine(backend)
+        assert len(reader.list_cases(limit=1000)) == 250
+        assert reader.verify_audit().ok
+        reader.close()
+    finally:
+        host.dispose()
+
+
+def test_the_default_as_of_reads_the_file_as_csv(
+    backend: Backend, tmp_path: Path, mapping_file: Path
+) -> None:
+    """The as-of pass splits plain lines itself but leaves quoted fields to the csv module: a
+    line inside a quoted, multi-line field is not a row, and its "times" do not count."""
+    text = (
+        HEADER
+        + "1,2026-03-02 09:00,,2026-03-10 00:00,s,S,phone,,\n"
+        + '2,2026-03-02 09:00,,,"first line\n'
+        + 'x,2030-01-01 00:00,2030-01-01 00:00,2030-01-01 00:00,not a row",S,web,,\n'
+    )
+    engine = open_engine(backend)
+    try:
+        rep = import_csv(engine, write(tmp_path, "q.csv", text), mapping_file)
+        summaries = sorted(c.summary or "" for c in engine.list_cases())
+    finally:
+        engine.close()
+    assert rep.as_of == dt.datetime(2026, 3, 9, 16, 0, tzinfo=dt.UTC)  # 1's target
+    assert rep.created == 2 and summaries[0].endswith("not a row")
 
 
 def test_open_cases_are_judged_at_the_as_of_instant(

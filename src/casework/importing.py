@@ -1,10 +1,12 @@
 """Import historical cases from CSV files, described by a YAML column mapping.
 
-Imported cases are written in bulk — one transaction per batch of rows, ``executemany`` for the
-cases, their audit events and their ``resolution`` clock rows — not through
-:meth:`~casework.Engine.intake` and :meth:`~casework.Engine.fire` per row, which would cost a
-transaction and the whole deadline machinery per case. The rows written are what the engine
-would hold for such a case:
+Imported cases are written in bulk — one transaction per batch of rows, multi-row inserts
+(SQLite) or ``executemany`` (PostgreSQL) for the cases, their audit events and their
+``resolution`` clock rows — not through :meth:`~casework.Engine.intake` and
+:meth:`~casework.Engine.fire` per row, which would cost a transaction and the whole deadline
+machinery per case. Unless casework runs on a host's ``Connection``, a writer thread writes
+each batch while the calling thread parses the next. The rows written are what the engine would
+hold for such a case:
 
 * a ``cases`` row in the workflow's initial state, or in the mapping's ``closed_state`` (or the
   final state a status value names) when the record is closed, pinned to the workflow version in
@@ -18,19 +20,25 @@ would hold for such a case:
   ``fire_at``: the deadline worker never acts on imported clocks.
 
 Re-running an import writes nothing twice: rows whose ``(channel, external_id)`` already exists
-are skipped (one ``SELECT ... IN`` per batch). Bad rows are reported with their line number and
-skipped; the rest of the batch is written. The mapping format is documented in
+are skipped (the unique index on the key finds them). Bad rows are reported with their line
+number and skipped; the rest of the batch is written. The mapping format is documented in
 ``docs/import.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import logging
+import queue
+import sqlite3
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -67,7 +75,7 @@ UTC = dt.UTC
 IMPORT_ACTOR = "import"
 IMPORT_ROLES = ("system",)
 RESOLUTION_CLOCK = "resolution"
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000
 MAX_BAD_ROWS_KEPT = 1000
 
 # Fields a column can fill directly, with the longest text the store accepts.
@@ -465,7 +473,8 @@ class BadRow:
 
 @attrs.frozen
 class ImportReport:
-    """What one :func:`import_csv` run did. ``seconds`` is wall time."""
+    """What one :func:`import_csv` run did. ``seconds`` is the wall time of the whole call, the
+    as-of pass over the file included."""
 
     file: str
     workflow: str
@@ -659,10 +668,30 @@ def _open_rows(path: Path, mapping: ImportMapping) -> tuple[Any, list[str], int]
         raise
 
 
-def _counted(f: Any, counter: list[int]) -> Iterator[str]:
-    for line in f:
-        counter[0] += len(line)
-        yield line
+class _Lines:
+    """The lines of a text file, for ``csv.reader``, read 64 KiB at a time (a generator step
+    per line would cost more than the counting it does), and the characters in the first n."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.before = 0  # lines before the current chunk
+        self.chars_before = 0
+        self.chunk: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(self._chunks())
+
+    def _chunks(self) -> Iterator[list[str]]:
+        while lines := self.f.readlines(65_536):
+            self.before += len(self.chunk)
+            self.chars_before += sum(map(len, self.chunk))
+            self.chunk = lines
+            yield lines
+
+    def chars(self, n: int | None = None) -> int:
+        """Characters in the first ``n`` lines handed out (default: all of them)."""
+        part = self.chunk if n is None else self.chunk[: n - self.before]
+        return self.chars_before + sum(map(len, part))
 
 
 @attrs.define
@@ -724,8 +753,8 @@ def _scan_max_time(
         texts: set[str] = set()
         sortable = _sortable(mapping.time_formats)
         top: list[str] = [""] * len(cols)
-        for row in csv.reader(f, delimiter=mapping.delimiter):
-            if len(row) < plan.width:
+        for width, row in _leading_fields(f, mapping.delimiter, max(cols) + 1):
+            if width < plan.width:
                 continue
             for n, i in enumerate(cols):
                 value = row[i]
@@ -746,28 +775,120 @@ def _scan_max_time(
         return latest
 
 
+def _leading_fields(f: Any, delimiter: str, n: int) -> Iterator[tuple[int, list[str]]]:
+    """Each CSV record of ``f`` as its number of fields and its first ``n`` fields, as
+    ``csv.reader`` reads them. A line without a quote character (nearly every line) is simply
+    split, without taking apart the fields after the ``n``-th: several times faster."""
+    lines = iter(f)
+    for line in lines:
+        if '"' in line:
+            # Quoted fields, maybe with line breaks: the csv module reads this one record.
+            row = next(csv.reader(itertools.chain((line,), lines), delimiter=delimiter), [])
+            yield len(row), row[:n]
+            continue
+        line = line.rstrip("\r\n")
+        if line:
+            yield line.count(delimiter) + 1, line.split(delimiter, n)[:n]
+        else:
+            yield 0, []
+
+
 # ---------------------------------------------------------------------------- writing
 
 
+# The page cache a SQLite connection gets while it writes one import batch (KiB), restored when
+# the batch ends: a batch's inserts into indexes in random key order (times) dirty pages all over
+# them, and SQLite's default 2 MiB makes it spill dirty pages to the WAL mid-transaction, some
+# of them several times. A cache setting only; durability is untouched.
+IMPORT_CACHE_KIB = 65_536
+# SQLite: rows per multi-row INSERT (fewer when the limit on bound values is lower).
+ROWS_PER_INSERT = 5000
+
+
+class _SwitchInterval:
+    """Lowers the interpreter's thread switch interval while import writer threads run.
+
+    A writer thread takes the GIL back after every statement (pysqlite releases it inside
+    SQLite). CPython makes a thread that wants the GIL wait a whole switch interval (5 ms by
+    default) before the running thread, here the one parsing, must let go: tens of statements
+    per batch would each wait that long, and the writer would fall behind. Counted, so
+    overlapping imports restore the setting only when the last one ends.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0.0
+
+    @contextlib.contextmanager
+    def lowered(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._saved = sys.getswitchinterval()
+                if self._saved > self.seconds:
+                    sys.setswitchinterval(self.seconds)
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and sys.getswitchinterval() == min(self._saved, self.seconds):
+                    sys.setswitchinterval(self._saved)
+
+
+_WRITER_SWITCH = _SwitchInterval(0.0005)
+
+
 class _BulkInsert:
-    """``executemany`` of rows already in the driver's form, straight to the DBAPI cursor.
+    """Statements inserting rows already in the driver's form, run straight on the DBAPI cursor.
 
     SQLAlchemy's per-value bind processing costs more than the rest of an import, so
     :class:`_Encoder` converts values itself, exactly as casework's column types store them.
+    PostgreSQL: one ``executemany``. SQLite: multi-row ``INSERT ... VALUES (...), (...)`` of up
+    to ``rows_per_statement`` rows, because pysqlite releases the GIL around every statement
+    step and an import's writer thread (see :meth:`_Importer.write_behind`) has to take it back
+    afterwards, each time waiting up to a switch interval (5 ms) while the parsing thread runs:
+    with ``executemany`` that is once per row.
     """
 
-    def __init__(self, dialect: sa.Dialect, table: sa.Table, columns: Sequence[str]) -> None:
+    def __init__(
+        self, dialect: sa.Dialect, table: sa.Table, columns: Sequence[str], max_values: int
+    ) -> None:
         prep = dialect.identifier_preparer
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.sql = (
+        self.sqlite = dialect.name == "sqlite"
+        self.head = (
             f"INSERT INTO {prep.format_table(table)} "
-            f"({', '.join(prep.quote(c) for c in columns)}) "
-            f"VALUES ({', '.join(mark for _ in columns)})"
+            f"({', '.join(prep.quote(c) for c in columns)}) VALUES "
         )
+        self.one = f"({', '.join(mark for _ in columns)})"
+        self.rows_per_statement = max(1, min(ROWS_PER_INSERT, max_values // len(columns)))
+        # Full-size statements share one text, so pysqlite prepares it once per connection.
+        self.full = self.head + ",".join([self.one] * self.rows_per_statement)
 
-    def execute(self, conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            conn.exec_driver_sql(self.sql, rows)
+    def statements(self, rows: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
+        """``(sql, parameters)`` to run with ``exec_driver_sql``."""
+        if not rows:
+            return []
+        if not self.sqlite:
+            return [(self.head + self.one, rows)]
+        out: list[tuple[str, Any]] = []
+        n = self.rows_per_statement
+        for i in range(0, len(rows), n):
+            part = rows[i : i + n]
+            sql = self.full if len(part) == n else self.head + ",".join([self.one] * len(part))
+            out.append((sql, tuple(itertools.chain.from_iterable(part))))
+        return out
+
+
+def _bound_value_limit(conn: sa.Connection) -> int:
+    """SQLite's limit on ``?`` per statement on this connection (32,766 since 3.32; 999 before)."""
+    getlimit = getattr(conn.connection.driver_connection, "getlimit", None)
+    if getlimit is None:  # not the standard library's driver
+        return 999
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
 class _Encoder:
@@ -819,32 +940,38 @@ _ROLES_JSON = _to_json(sorted(IMPORT_ROLES))
 _ACTOR_JSON = _js(IMPORT_ACTOR)
 
 
-def _event_digest(
-    prev_hash: str,
-    case_id: int,
-    seq: int,
-    kind: str,
-    from_state: str | None,
-    to_state: str,
-    data_json: str,
-    occurred_iso: str,
-    recorded_iso: str,
-) -> str:
-    """:func:`casework.audit.event_hash` for an import event, its canonical JSON assembled
-    directly (``json.dumps`` with sorted keys costs more than everything else an imported row
-    needs). ``data_json`` must be canonical: keys sorted, ``,``/``:`` separators, not
-    ASCII-escaped. Each batch checks its first event against ``event_hash`` itself."""
-    body = (
-        f"[{_js(prev_hash)},{case_id},{seq},{_js(kind)},null,"
-        f"{'null' if from_state is None else _js(from_state)},{_js(to_state)},{_ACTOR_JSON},"
-        f'{_ROLES_JSON},{data_json},"{occurred_iso}","{recorded_iso}"]'
+# :func:`casework.audit.event_hash` for an import event, its canonical JSON assembled directly
+# (``json.dumps`` with sorted keys costs more than everything else an imported row needs): the
+# array ``[prev_hash, case_id, seq, kind, trigger, from_state, to_state, actor, roles, data,
+# occurred_at, recorded_at]``. Everything after the case id is known once the row is parsed
+# (:func:`_event_tail`); the ids and the chain are added when a batch is assembled
+# (:func:`_event_hash`). Each batch checks its first event against ``event_hash`` itself.
+
+
+def _event_tail_head(seq: int, kind: str, from_state: str | None, to_state: str) -> str:
+    """The canonical JSON of an import event after its case id, up to its data: the same for
+    every case of a workflow version (see :func:`_event_tail`)."""
+    return (
+        f",{seq},{_js(kind)},null,{'null' if from_state is None else _js(from_state)},"
+        f"{_js(to_state)},{_ACTOR_JSON},{_ROLES_JSON},"
     )
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
-# Columns an import writes; the others keep their server defaults (0, false, '', 1, NULL).
+def _event_tail(head: str, data_json: str, occurred_iso: str, recorded_iso: str) -> str:
+    """The canonical JSON of an import event after its case id. ``data_json`` must be
+    canonical: keys sorted, ``,``/``:`` separators, not ASCII-escaped."""
+    return f'{head}{data_json},"{occurred_iso}","{recorded_iso}"]'
+
+
+def _event_hash(prev_hash: str, case_id: int, tail: str) -> str:
+    return hashlib.sha256(f"[{_js(prev_hash)},{case_id}{tail}".encode()).hexdigest()
+
+
+# Columns an import writes; the others keep their server defaults (0, false, '', 1, NULL). The
+# columns that depend on the case id come last: a row is prepared while its line is parsed, and
+# completed once its batch's ids are known (see _Row). Cases: these, the mapped text fields,
+# amount, then _CASE_ID_COLUMNS.
 _CASE_COLUMNS = (
-    "id",
     "workflow",
     "workflow_version",
     "state",
@@ -857,10 +984,9 @@ _CASE_COLUMNS = (
     "closed_at",
     "updated_at",
     "last_seq",
-    "head_hash",
 )
+_CASE_ID_COLUMNS = ("id", "head_hash")
 _EVENT_COLUMNS = (
-    "case_id",
     "seq",
     "kind",
     "from_state",
@@ -870,11 +996,11 @@ _EVENT_COLUMNS = (
     "data",
     "occurred_at",
     "recorded_at",
+    "case_id",
     "prev_hash",
     "hash",
 )
 _DEADLINE_COLUMNS = (
-    "case_id",
     "clock",
     "status",
     "period",
@@ -884,6 +1010,7 @@ _DEADLINE_COLUMNS = (
     "stopped_at",
     "breached_at",
     "data",
+    "case_id",
 )
 
 
@@ -897,24 +1024,51 @@ def _reserve_ids(conn: sa.Connection, table: sa.Table, n: int) -> list[int]:
         )
         return sorted(int(r[0]) for r in rows)
     # SQLite: the write lock is held (BEGIN IMMEDIATE), so max(id) cannot move under us.
-    top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
-    return list(range(int(top) + 1, int(top) + 1 + n))
+    first = _next_id(conn, table)
+    return list(range(first, first + n))
+
+
+def _next_id(conn: sa.Connection, table: sa.Table) -> int:
+    """One more than the highest case id: the id an import gives its next case on SQLite."""
+    return int(conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
+
+
+def _execute(conn: sa.Connection, statements: list[tuple[str, Any]]) -> None:
+    for sql, params in statements:
+        conn.exec_driver_sql(sql, params)
 
 
 @attrs.define
 class _Row:
+    """A parsed row, its rows for the three tables prepared up to what needs its case id (the
+    id itself and the event hashes, which cover it)."""
+
     line: int
     external_id: str
     channel: str
     category: str | None
     received_at: dt.datetime
-    closed_at: dt.datetime | None
-    due_at: dt.datetime | None
     final_state: str | None
     spec: Any
-    text: dict[str, str | None]
-    amount: Decimal | None
-    data_json: str
+    clock: str | None  # the `resolution` clock's status; None without a target
+    case: tuple[Any, ...]  # _CASE_COLUMNS and the mapped fields, before id and head_hash
+    opened: tuple[Any, ...]  # _EVENT_COLUMNS before case_id
+    opened_tail: str  # see _event_tail
+    closing: tuple[Any, ...] | None  # the `imported` event of a closed record
+    closing_tail: str | None
+    deadline: tuple[Any, ...] | None  # _DEADLINE_COLUMNS before case_id
+
+
+@attrs.define
+class _Batch:
+    """Rows to write in one transaction. On SQLite, also their insert statements, assembled
+    for the case ids from ``first_id`` on (which they get unless the store has moved on, or
+    some of them exist already; then they are assembled again)."""
+
+    rows: list[_Row]
+    chars: int  # characters read up to its last row
+    first_id: int = 0
+    statements: list[tuple[str, Any]] | None = None
 
 
 class _Importer:
@@ -937,6 +1091,12 @@ class _Importer:
         self.tz = ZoneInfo(versions[-1].timezone)
         self.as_of = as_of
         self.now = engine.clock.now()
+        self.enc = _Encoder(engine.store.engine.dialect)
+        self.now_iso = _iso(self.now)
+        self.now_db = self.enc.instant(self.now, self.now_iso)
+        self.roles_db = self.enc.json(_ROLES_JSON)
+        self.deadline_data = self.enc.json('{"imported":true}')
+        self.rows = 0
         self.bad: list[BadRow] = []
         self.n_bad = 0
         self.duplicates = 0
@@ -949,7 +1109,12 @@ class _Importer:
         self.by_channel: dict[str, int] = {}
         self.seen: set[tuple[str, str]] = set()
         self._spec_cache: dict[dt.date, Any] = {}
-        self._bulk: tuple[_BulkInsert, _BulkInsert, _BulkInsert] | None = None
+        self._tail_heads: dict[tuple[str, int, str | None], str] = {}
+        self.inserts: tuple[_BulkInsert, _BulkInsert, _BulkInsert]
+        self.max_values = 999
+        self.cache_size: int | None = None
+        self.next_id = 1
+        self.batch_size = BATCH_SIZE
         self.text_fields: list[str] = []
         self.with_amount = False
         self._memo: dict[str, dict[str, str | None]] = {"channel": {}, "category": {}, "status": {}}
@@ -1057,9 +1222,7 @@ class _Importer:
             if m.category is not None:
                 raw_category = row[plan.category_idx] if plan.category_idx is not None else ""
                 category = self.lookup("category", m.category, raw_category)
-            text: dict[str, str | None] = {}
-            for field, i, limit in plan.text_idx:
-                text[field] = row[i].strip()[:limit] or None
+            text = [row[i].strip()[:limit] or None for _, i, limit in plan.text_idx]
             amount = None
             if "amount" in plan.idx:
                 raw_amount = row[plan.idx["amount"]].strip()
@@ -1088,115 +1251,192 @@ class _Importer:
             self.reject(line, str(exc), ext)
             return None
         self.seen.add(key)
-        return _Row(
-            line,
-            ext,
-            channel,
-            category,
-            received,
-            closed,
-            due,
-            final,
-            spec,
-            text,
-            amount,
+        return self.prepare(
+            line, ext, channel, category, received, closed, due, final, spec, text, amount,
             "".join(parts),
+        )  # fmt: skip
+
+    def prepare(
+        self,
+        line: int,
+        ext: str,
+        channel: str,
+        category: str | None,
+        received: dt.datetime,
+        closed: dt.datetime | None,
+        due: dt.datetime | None,
+        final: str | None,
+        spec: Any,
+        text: list[str | None],
+        amount: Decimal | None,
+        data_json: str,
+    ) -> _Row:
+        """The row's table rows in the driver's form, all but what depends on its case id."""
+        enc = self.enc
+        instant, as_json = enc.instant, enc.json
+        now, now_iso, roles = self.now_db, self.now_iso, self.roles_db
+        initial = spec.initial
+        received_iso = _iso(received)
+        received_db = instant(received, received_iso)
+        opened_json = (
+            (f'{{"category":{_js(category)},' if category else "{")
+            + f'"channel":{_js(channel)},"external_id":{_js(ext)},'
+            f'"imported":true,"workflow_version":{int(spec.version)}}}'
         )
+        # Columns: _EVENT_COLUMNS.
+        opened = (1, "opened", None, initial, IMPORT_ACTOR, roles, as_json(opened_json),
+                  received_db, now)  # fmt: skip
+        opened_tail = _event_tail(self.tail_head(spec, None), opened_json, received_iso, now_iso)
+        seq, state = 1, initial
+        closed_db = closing = closing_tail = None
+        if final is not None:
+            assert closed is not None
+            closed_iso = _iso(closed)
+            closed_db = instant(closed, closed_iso)
+            closing_json = f'{{"line":{int(line)},"source":{self.source_json}}}'
+            closing = (2, "imported", initial, final, IMPORT_ACTOR, roles, as_json(closing_json),
+                       closed_db, now)  # fmt: skip
+            closing_tail = _event_tail(
+                self.tail_head(spec, final), closing_json, closed_iso, now_iso
+            )
+            seq, state = 2, final
+        # Columns: _CASE_COLUMNS, then the mapped text fields, then amount.
+        case = (spec.name, spec.version, state, seq, channel, category, ext, as_json(data_json),
+                received_db, closed_db, now, seq, *text)  # fmt: skip
+        if self.with_amount:
+            case += (enc.number(amount),)
+        clock = deadline = None
+        if due is not None:
+            clock = self.clock_status(closed if final is not None else None, due)
+            due_db = instant(due)
+            # Columns: _DEADLINE_COLUMNS.
+            deadline = (RESOLUTION_CLOCK, clock, "imported target", "imported", received_db,
+                        due_db, closed_db, due_db if clock == "breached" else None,
+                        self.deadline_data)  # fmt: skip
+        return _Row(
+            line, ext, channel, category, received, final, spec, clock, case, opened,
+            opened_tail, closing, closing_tail, deadline,
+        )  # fmt: skip
+
+    def tail_head(self, spec: Any, final: str | None) -> str:
+        """:func:`_event_tail_head` of the ``opened`` event of a case of ``spec`` (``final``
+        None), or of its ``imported`` event to ``final``."""
+        key = (spec.name, spec.version, final)
+        head = self._tail_heads.get(key)
+        if head is None:
+            head = self._tail_heads[key] = (
+                _event_tail_head(1, "opened", None, spec.initial)
+                if final is None
+                else _event_tail_head(2, "imported", spec.initial, final)
+            )
+        return head
+
+    def clock_status(self, closed: dt.datetime | None, due: dt.datetime) -> str:
+        if closed is not None:
+            return "met" if closed <= due else "breached"
+        if self.as_of is not None and due <= self.as_of:
+            return "breached"
+        return "running"
 
     # --------------------------------------------------------------- batches
 
-    def write(self, conn: sa.Connection, batch: list[_Row]) -> list[_Row]:
-        """Write one batch; returns the rows written (the others exist already)."""
-        t = self.engine.store.tables
-        c = t.cases.c
-        # Both key columns in the query, so the (channel, external_id) unique index serves it;
-        # chunks stay under old SQLite builds' limit of 999 bound values.
-        channels = sorted({r.channel for r in batch})
-        ids = sorted({r.external_id for r in batch})
-        present: set[tuple[str, str]] = set()
-        for i in range(0, len(ids), 900):
-            present.update(
-                (row[0], row[1])
-                for row in conn.execute(
-                    sa.select(c.channel, c.external_id).where(
-                        c.channel.in_(channels), c.external_id.in_(ids[i : i + 900])
-                    )
-                )
-            )
-        fresh = [r for r in batch if (r.channel, r.external_id) not in present]
-        if not fresh:
-            return []
-        inserters = self._inserters(conn)
-        enc = _Encoder(conn.dialect)
-        instant, as_json = enc.instant, enc.json
-        case_ids = _reserve_ids(conn, t.cases, len(fresh))
-        now_iso = _iso(self.now)
-        now = instant(self.now, now_iso)
-        source_json = _js(self.source)
-        deadline_data = as_json('{"imported":true}')
-        roles = as_json(_ROLES_JSON)
-        text_fields = self.text_fields
-        with_amount = self.with_amount
-        number = enc.number
+    def assemble(self, rows: list[_Row], case_ids: Sequence[int]) -> list[tuple[str, Any]]:
+        """The insert statements for ``rows`` as the cases ``case_ids``: the hash chains
+        computed, the id-dependent columns filled in."""
         cases: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
         deadlines: list[tuple[Any, ...]] = []
-        for case_id, r in zip(case_ids, fresh, strict=True):
-            spec = r.spec
-            initial = spec.initial
-            received_iso = _iso(r.received_at)
-            received = instant(r.received_at, received_iso)
-            data_json = (
-                (f'{{"category":{_js(r.category)},' if r.category else "{")
-                + f'"channel":{_js(r.channel)},"external_id":{_js(r.external_id)},'
-                f'"imported":true,"workflow_version":{int(spec.version)}}}'
-            )
-            head = _event_digest(
-                GENESIS, case_id, 1, "opened", None, initial, data_json, received_iso, now_iso
-            )
-            # Columns: _EVENT_COLUMNS.
-            events.append(
-                (case_id, 1, "opened", None, initial, IMPORT_ACTOR, roles, as_json(data_json),
-                 received, now, GENESIS, head)
-            )  # fmt: skip
-            seq, state, closed = 1, initial, None
-            if r.final_state is not None:
-                assert r.closed_at is not None
-                closed_iso = _iso(r.closed_at)
-                closed = instant(r.closed_at, closed_iso)
-                data_json = f'{{"line":{int(r.line)},"source":{source_json}}}'
-                digest = _event_digest(
-                    head, case_id, 2, "imported", initial, r.final_state, data_json, closed_iso,
-                    now_iso,
-                )  # fmt: skip
-                events.append(
-                    (case_id, 2, "imported", initial, r.final_state, IMPORT_ACTOR, roles,
-                     as_json(data_json), closed, now, head, digest)
-                )  # fmt: skip
-                head, seq, state = digest, 2, r.final_state
-            # Columns: _CASE_COLUMNS, then the mapped text fields, then amount.
-            row: tuple[Any, ...] = (
-                case_id, spec.name, spec.version, state, seq, r.channel, r.category,
-                r.external_id, as_json(r.data_json), received, closed, now, seq, head,
-            )  # fmt: skip
-            if text_fields:
-                row += tuple(r.text[f] for f in text_fields)
-            if with_amount:
-                row += (number(r.amount),)
-            cases.append(row)
-            if r.due_at is not None:
-                status = self.clock_status(r)
-                due = instant(r.due_at)
-                # Columns: _DEADLINE_COLUMNS.
-                deadlines.append(
-                    (case_id, RESOLUTION_CLOCK, status, "imported target", "imported", received,
-                     due, closed, due if status == "breached" else None, deadline_data)
-                )  # fmt: skip
-        self._check_hash(events[0], fresh[0])
-        inserters[0].execute(conn, cases)
-        inserters[1].execute(conn, events)
-        inserters[2].execute(conn, deadlines)
-        return fresh
+        for case_id, r in zip(case_ids, rows, strict=True):
+            head = _event_hash(GENESIS, case_id, r.opened_tail)
+            events.append((*r.opened, case_id, GENESIS, head))
+            if r.closing is not None:
+                assert r.closing_tail is not None
+                prev, head = head, _event_hash(head, case_id, r.closing_tail)
+                events.append((*r.closing, case_id, prev, head))
+            cases.append((*r.case, case_id, head))
+            if r.deadline is not None:
+                deadlines.append((*r.deadline, case_id))
+        self._check_hash(events[0], rows[0])
+        to_cases, to_events, to_deadlines = self.inserts
+        return [
+            *to_cases.statements(cases),
+            *to_events.statements(events),
+            *to_deadlines.statements(deadlines),
+        ]
+
+    def write(self, conn: sa.Connection, batch: _Batch) -> list[_Row]:
+        """Write one batch; returns the rows written (the others exist already)."""
+        cases = self.engine.store.tables.cases
+        with self._page_cache(conn):
+            if batch.statements is not None and _next_id(conn, cases) == batch.first_id:
+                # Assembled while parsing, for the ids the rows get when none of them exist
+                # yet: the unique (channel, external_id) index checks that as it goes.
+                try:
+                    with conn.begin_nested():
+                        _execute(conn, batch.statements)
+                    return batch.rows
+                except sa.exc.IntegrityError:
+                    pass  # some rows exist already; the savepoint undid the attempt
+            present = self.existing_keys(conn, batch.rows)
+            fresh = [r for r in batch.rows if (r.channel, r.external_id) not in present]
+            if fresh:
+                _execute(conn, self.assemble(fresh, _reserve_ids(conn, cases, len(fresh))))
+            return fresh
+
+    def existing_keys(self, conn: sa.Connection, rows: list[_Row]) -> set[tuple[str, str]]:
+        """The ``(channel, external_id)`` keys of ``rows`` already in the store."""
+        t = self.engine.store.tables
+        if self.enc.sqlite:
+            # Exact keys, and one result row per statement: the positions of the rows present
+            # (a writer thread would wait for the GIL after every row it fetched).
+            prep = conn.dialect.identifier_preparer
+            per = max(1, self.max_values // 3)
+            found: set[tuple[str, str]] = set()
+            for start in range(0, len(rows), per):
+                part = rows[start : start + per]
+                sql = (
+                    "WITH b(i, channel, external_id) AS (VALUES "
+                    + ",".join(["(?, ?, ?)"] * len(part))
+                    + ") SELECT group_concat(i) FROM b WHERE EXISTS (SELECT 1 FROM "
+                    f"{prep.format_table(t.cases)} AS c WHERE c.channel = b.channel "
+                    "AND c.external_id = b.external_id)"
+                )
+                params = tuple(v for i, r in enumerate(part) for v in (i, r.channel, r.external_id))
+                hits = conn.exec_driver_sql(sql, params).scalar()
+                if hits:
+                    found.update(
+                        (part[int(i)].channel, part[int(i)].external_id) for i in hits.split(",")
+                    )
+            return found
+        # PostgreSQL: the exact keys as two arrays joined to the (channel, external_id) unique
+        # index; with `channel IN (...) AND external_id IN (...)` the planner may pick another
+        # index on channel and read every case of those channels, once per batch.
+        keys = sorted({(r.channel, r.external_id) for r in rows})
+        query = sa.text(
+            "SELECT c.channel, c.external_id FROM unnest(CAST(:channels AS text[]), "
+            "CAST(:external_ids AS text[])) AS k(channel, external_id) JOIN "
+            f"{conn.dialect.identifier_preparer.format_table(t.cases)} AS c "
+            "ON c.channel = k.channel AND c.external_id = k.external_id"
+        )
+        arrays = {"channels": [k[0] for k in keys], "external_ids": [k[1] for k in keys]}
+        return {(row[0], row[1]) for row in conn.execute(query, arrays)}
+
+    @contextlib.contextmanager
+    def _page_cache(self, conn: sa.Connection) -> Iterator[None]:
+        """SQLite: :data:`IMPORT_CACHE_KIB` of page cache for the block, when the connection's
+        own is given in KiB and smaller; the engine's setting restored afterwards."""
+        old = self.cache_size
+        if old is None or not -IMPORT_CACHE_KIB < old < 0:
+            yield
+            return
+        conn.exec_driver_sql(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.exec_driver_sql(f"PRAGMA cache_size = {old}")
+            raise
+        conn.exec_driver_sql(f"PRAGMA cache_size = {old}")
 
     def _check_hash(self, event: tuple[Any, ...], r: _Row) -> None:
         """The first event of every batch, hashed by :func:`casework.audit.event_hash`."""
@@ -1209,7 +1449,7 @@ class _Importer:
         if r.category:
             data["category"] = r.category
         reference = q.build_event(
-            case_id=event[0],
+            case_id=event[_EVENT_COLUMNS.index("case_id")],
             seq=1,
             prev_hash=GENESIS,
             kind="opened",
@@ -1226,67 +1466,56 @@ class _Importer:
                 "casework.audit.event_hash (has the audit format changed?)"
             )
 
-    def _inserters(self, conn: sa.Connection) -> tuple[_BulkInsert, _BulkInsert, _BulkInsert]:
-        if self._bulk is None:
-            t = self.engine.store.tables
-            d = conn.dialect
-            self._bulk = (
-                _BulkInsert(
-                    d,
-                    t.cases,
-                    (*_CASE_COLUMNS, *self.text_fields, *(["amount"] if self.with_amount else [])),
-                ),
-                _BulkInsert(d, t.events, _EVENT_COLUMNS),
-                _BulkInsert(d, t.deadlines, _DEADLINE_COLUMNS),
-            )
-        return self._bulk
+    def setup(self, plan: _Plan) -> None:
+        """Resolve what the writing needs: the mapped fields, the store's limits and the
+        case id the first batch is assembled for."""
+        self.text_fields = [field for field, _, _ in plan.text_idx]
+        self.with_amount = "amount" in plan.idx
+        store = self.engine.store
+        t = store.tables
 
-    def clock_status(self, r: _Row) -> str:
-        assert r.due_at is not None
-        if r.closed_at is not None:
-            return "met" if r.closed_at <= r.due_at else "breached"
-        if self.as_of is not None and r.due_at <= self.as_of:
-            return "breached"
-        return "running"
+        def probe(conn: sa.Connection) -> tuple[int, int | None, int]:
+            if not self.enc.sqlite:
+                return 65_535, None, 0
+            cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            return _bound_value_limit(conn), int(cache or 0), _next_id(conn, t.cases)
 
-    def run(self, batch_size: int, progress: Callable[[int], None] | None) -> ImportReport:
-        started = time.perf_counter()
+        self.max_values, self.cache_size, self.next_id = store.run(probe, read=True)
+        d = store.engine.dialect
+        case_columns = (
+            *_CASE_COLUMNS,
+            *self.text_fields,
+            *(["amount"] if self.with_amount else []),
+            *_CASE_ID_COLUMNS,
+        )
+        self.inserts = (
+            _BulkInsert(d, t.cases, case_columns, self.max_values),
+            _BulkInsert(d, t.events, _EVENT_COLUMNS, self.max_values),
+            _BulkInsert(d, t.deadlines, _DEADLINE_COLUMNS, self.max_values),
+        )
+
+    def run(
+        self, batch_size: int, progress: Callable[[int], None] | None, started: float
+    ) -> ImportReport:
         m = self.mapping
         f, header, header_line = _open_rows(self.path, m)
-        n_rows = 0
-
         with f:
             plan = _plan(m, header)
-            self.text_fields = [field for field, _, _ in plan.text_idx]
-            self.with_amount = "amount" in plan.idx
-            counter = [0]
-            reader = csv.reader(_counted(f, counter), delimiter=m.delimiter)
-            batch: list[_Row] = []
-            reported = 0
-            prev_end = 0
-            for row in reader:
-                line = header_line + prev_end + 1
-                prev_end = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                n_rows += 1
-                parsed = self.parse_row(row, line, plan)
-                if parsed is not None:
-                    batch.append(parsed)
-                if len(batch) >= batch_size:
-                    self.tally(batch, self.commit(batch))
-                    batch = []
-                    if progress is not None:
-                        progress(counter[0] - reported)
-                        reported = counter[0]
-            if batch:
-                self.tally(batch, self.commit(batch))
+            self.setup(plan)
+            lines = _Lines(f)
+            self.batch_size = batch_size
+            batches = self.batches(plan, lines, header_line, batch_size)
+            if self.engine.store.connection is None:
+                reported = self.write_behind(batches, progress)
+            else:
+                # The host's connection (and transaction) stays on the host's thread.
+                reported = self.write_inline(batches, progress)
             if progress is not None:
-                progress(counter[0] - reported)
+                progress(lines.chars() - reported)
         return ImportReport(
             file=str(self.path),
             workflow=m.workflow,
-            rows=n_rows,
+            rows=self.rows,
             created=self.created,
             existing=self.existing,
             duplicates=self.duplicates,
@@ -1301,19 +1530,118 @@ class _Importer:
             seconds=time.perf_counter() - started,
         )
 
-    def commit(self, batch: list[_Row]) -> list[_Row]:
+    def batches(
+        self, plan: _Plan, lines: _Lines, header_line: int, batch_size: int
+    ) -> Iterator[_Batch]:
+        """The file's rows parsed, in batches ready to write."""
+        reader = csv.reader(lines, delimiter=self.mapping.delimiter)
+        parse_row = self.parse_row
+        rows: list[_Row] = []
+        prev_end = 0
+        for row in reader:
+            line = header_line + prev_end + 1
+            prev_end = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            self.rows += 1
+            parsed = parse_row(row, line, plan)
+            if parsed is not None:
+                rows.append(parsed)
+                if len(rows) == batch_size:
+                    yield self.batch(rows, lines.chars(reader.line_num))
+                    rows = []
+        if rows:
+            yield self.batch(rows, lines.chars(reader.line_num))
+
+    def batch(self, rows: list[_Row], chars: int) -> _Batch:
+        if not self.enc.sqlite:
+            return _Batch(rows, chars)  # PostgreSQL: ids come from the sequence
+        first = self.next_id
+        self.next_id += len(rows)
+        return _Batch(rows, chars, first, self.assemble(rows, range(first, first + len(rows))))
+
+    def write_inline(
+        self, batches: Iterator[_Batch], progress: Callable[[int], None] | None
+    ) -> int:
+        """Parse and write in turn; the characters reported to ``progress``."""
+        reported = 0
+        for batch in batches:
+            self.tally(batch.rows, self.commit(batch))
+            if progress is not None and len(batch.rows) == self.batch_size:
+                progress(batch.chars - reported)
+                reported = batch.chars
+        return reported
+
+    def write_behind(
+        self, batches: Iterator[_Batch], progress: Callable[[int], None] | None
+    ) -> int:
+        """Parse the next batch on this thread while a writer thread writes the last one; the
+        characters reported to ``progress``.
+
+        The database releases the GIL while it inserts, indexes and syncs, so on two cores
+        the two overlap. Batches are written in file order, each in its own transaction, as
+        :meth:`write_inline` does; ``progress`` and the report's counts are updated on this
+        thread as batches commit. A failed batch stops the import and its error is raised
+        here; when parsing fails (or is interrupted), the batches already parsed are written
+        first, as they would have been in turn.
+        """
+        todo: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
+        done: queue.SimpleQueue[tuple[_Batch, list[_Row]]] = queue.SimpleQueue()
+        failed: list[BaseException] = []
+
+        def writer() -> None:
+            while (batch := todo.get()) is not None:
+                if failed:
+                    continue  # keep taking batches so the parsing thread never blocks
+                try:
+                    done.put((batch, self.commit(batch)))
+                except BaseException as exc:  # raised on the parsing thread below
+                    failed.append(exc)
+
+        reported = 0
+
+        def collect() -> None:
+            nonlocal reported
+            while True:
+                try:
+                    batch, fresh = done.get_nowait()
+                except queue.Empty:
+                    return
+                self.tally(batch.rows, fresh)
+                if progress is not None and len(batch.rows) == self.batch_size:
+                    progress(batch.chars - reported)
+                    reported = batch.chars
+
+        thread = threading.Thread(target=writer, name="casework-import-writer", daemon=True)
+        with _WRITER_SWITCH.lowered():
+            thread.start()
+            try:
+                for batch in batches:
+                    todo.put(batch)
+                    if failed:
+                        break
+                    collect()
+            finally:
+                todo.put(None)
+                thread.join()
+        if failed:
+            raise failed[0]
+        collect()
+        return reported
+
+    def commit(self, batch: _Batch) -> list[_Row]:
         """Write one batch in its own transaction; the rows created."""
         return self.engine.store.run(lambda conn: self.write(conn, batch))
 
-    def tally(self, batch: list[_Row], fresh: list[_Row]) -> None:
+    def tally(self, rows: list[_Row], fresh: list[_Row]) -> None:
         self.created += len(fresh)
-        self.existing += len(batch) - len(fresh)
+        self.existing += len(rows) - len(fresh)
         for r in fresh:
             self.by_channel[r.channel] = self.by_channel.get(r.channel, 0) + 1
             if r.final_state is not None:
                 self.closed += 1
-            if r.due_at is not None:
-                self.deadlines[self.clock_status(r)] += 1
+            if r.clock is not None:
+                self.deadlines[r.clock] += 1
 
 
 def import_csv(
@@ -1333,7 +1661,12 @@ def import_csv(
     ``progress(n)`` is called after each batch with the characters read since the last call
     (the file size is a good total). Bad rows are skipped and listed in the report; every
     batch of ``batch_size`` rows commits on its own, and a re-run skips what exists.
+
+    A second thread writes each batch while the next one is parsed (``progress`` is still
+    called on the calling thread); on a host's ``Connection`` everything runs on the calling
+    thread, in the host's transaction.
     """
+    started = time.perf_counter()
     if not isinstance(mapping, ImportMapping):
         mapping = load_mapping(mapping)
     p = Path(path)
@@ -1349,7 +1682,7 @@ def import_csv(
     else:
         when = None
     importer = _Importer(engine, mapping, p, when)
-    report = importer.run(batch_size, progress)
+    report = importer.run(batch_size, progress, started)
     log.info(
         "imported %s: %d created, %d existing, %d bad of %d rows in %.2fs",
         p,
