@@ -5,15 +5,19 @@ same figures computed in Python over fetched rows; and the CSV import rate.
 
 The database holds N synthetic cases received over 2024-2025 (Asia/Shanghai) with their audit
 events (dummy hashes: not audit-valid), deadline rows and follow-up visits, seeded in bulk with
-``executemany`` and cached under ``$TMPDIR/casework-bench/`` keyed by N, so reruns start at once.
+``executemany`` into casework's own schema (migrations up to head, the report's indexes of
+``0002`` included; no ``ANALYZE``) and cached under ``$TMPDIR/casework-bench/`` keyed by N, so
+reruns start at once.
 Two reports are timed (best of 3): the year 2025 compared with 2024 (it reads every case of both
 years), and 2024-2025 in one period (every case in the period). The Python baseline fetches every
 row of the four tables with a plain SELECT and computes the same :class:`Report`; both must agree
 exactly. The import rate is measured on a synthetic Boston-311-shaped CSV (``--import-rows``
 rows, the shipped ``examples/import/boston311.yaml`` mapping) into a fresh SQLite file, and on
-the real Boston 2013-2016 files concatenated when ``../shared/realdata`` is present.
+the real Boston 2013-2016 files concatenated when ``../shared/realdata`` is present, each timed
+around the whole ``import_csv`` call.
 
-Bars: report < 3 s and >= 10x the Python baseline; import >= 20,000 rows/s. With ``--json`` the
+Bars: report < 3 s and >= 10x the Python baseline; import >= 20,000 rows/s (synthetic and, when
+present, Boston). With ``--json`` the
 last line is one JSON object with the figures and ``bars_met``. Exit status 1 when a bar is
 missed or the two methods disagree.
 """
@@ -72,7 +76,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflows" / "consumer_complaint.yaml"
 BOSTON_MAPPING = ROOT / "examples" / "import" / "boston311.yaml"
 REALDATA = Path(os.environ.get("CASEWORK_REALDATA", ROOT.parent / "shared" / "realdata"))
-SEED_VERSION = 2
+SEED_VERSION = 3
 BAR_REPORT_S = 3.0
 BAR_SPEEDUP = 10.0
 BAR_IMPORT_RPS = 20_000
@@ -464,42 +468,8 @@ def seed(path: Path, n: int, seed_value: int = 7) -> None:
         con.executemany(deadlines_sql, deadlines)
         con.executemany(followups_sql, visits)
         con.execute("COMMIT")
-    con.execute("ANALYZE")
+    # No ANALYZE: the report's plans must not depend on the planner's statistics.
     con.close()
-
-
-# The indexes a large database needs for the report (docs/reporting.md): not in casework's
-# migrations yet, so the benchmark adds them to its own database.
-REPORT_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS bx_cases_received ON cases "
-    "(received_at, channel, category, state, accepted_at, closed_at, respondent, product, "
-    "complainant_contact)",
-    "CREATE INDEX IF NOT EXISTS bx_cases_closed ON cases "
-    "(closed_at, received_at, state, workflow, workflow_version)",
-    "CREATE INDEX IF NOT EXISTS bx_deadlines_due ON deadlines "
-    "(status, due_at, kind, clock, stopped_at, started_at, case_id)",
-    "CREATE INDEX IF NOT EXISTS bx_deadlines_stopped ON deadlines (status, clock, stopped_at, kind)",
-    "CREATE INDEX IF NOT EXISTS bx_events_kind ON events "
-    "(kind, trigger, occurred_at, to_state, case_id)",
-    "CREATE INDEX IF NOT EXISTS bx_followups_recorded ON followups (recorded_at, outcome)",
-    "CREATE INDEX IF NOT EXISTS bx_followups_case ON followups (case_id, outcome)",
-)
-
-
-def add_report_indexes(path: Path) -> float:
-    """Create :data:`REPORT_INDEXES` (when missing) and refresh the planner's statistics."""
-    t0 = time.perf_counter()
-    con = sqlite3.connect(path, isolation_level=None)
-    try:
-        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        missing = [sql for sql in REPORT_INDEXES if sql.split()[5] not in have]
-        for sql in missing:
-            con.execute(sql)
-        if missing:
-            con.execute("ANALYZE")
-    finally:
-        con.close()
-    return time.perf_counter() - t0
 
 
 def database(n: int) -> tuple[Path, float | None]:
@@ -932,22 +902,23 @@ def boston_concatenated() -> Path | None:
     return out
 
 
-def import_rate(csv_path: Path, *, report_indexes: bool = False) -> tuple[float, int, float]:
-    """Rows per second importing ``csv_path`` into a fresh SQLite file (casework's schema,
-    plus :data:`REPORT_INDEXES` when asked: what they cost the writer)."""
+def import_rate(csv_path: Path) -> tuple[float, int, float]:
+    """Rows per second importing ``csv_path`` into a fresh SQLite file (casework's schema at
+    head, the report's indexes included), timed around the whole call."""
     from casework.importing import import_csv
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/import.db"
         Engine.open(url, workflows=WORKFLOW).close()
-        if report_indexes:
-            add_report_indexes(Path(tmp) / "import.db")
         engine = Engine.open(url, workflows=WORKFLOW, clock=FrozenClock(NOW), create=False)
         try:
+            # The whole call, the as-of pre-scan of the file included.
+            t0 = time.perf_counter()
             rep = import_csv(engine, csv_path, BOSTON_MAPPING)
+            secs = time.perf_counter() - t0
         finally:
             engine.close()
-    return rep.rows / rep.seconds, rep.created, rep.seconds
+    return rep.rows / secs, rep.created, secs
 
 
 # ---------------------------------------------------------------------------- main
@@ -971,9 +942,6 @@ def main() -> int:
     path, seeded = database(args.n)
     if seeded is not None:
         print(f"seeded {args.n:,} cases into {path} in {seeded:.1f}s", file=sys.stderr)
-    indexed = add_report_indexes(path)
-    if indexed > 1:
-        print(f"created the report indexes in {indexed:.1f}s", file=sys.stderr)
     engine = Engine.open(
         f"sqlite:///{path}", workflows=WORKFLOW, clock=FrozenClock(NOW), create=False
     )
@@ -1004,14 +972,13 @@ def main() -> int:
     speedup = {k: python_s[k] / timings[k] for k in PERIODS}
     synthetic = synthetic_csv(args.import_rows)
     rps, created, secs = import_rate(synthetic)
-    rps_indexed = import_rate(synthetic, report_indexes=True)[0]
     boston = boston_concatenated()
     boston_rps = import_rate(boston)[0] if boston is not None else None
     report_s = max(timings.values())
     bars = {
         "report_under_3s": report_s < BAR_REPORT_S,
         "report_10x_python": min(speedup.values()) >= BAR_SPEEDUP,
-        "import_20k_rows_per_s": rps >= BAR_IMPORT_RPS,
+        "import_20k_rows_per_s": min(rps, boston_rps or rps) >= BAR_IMPORT_RPS,
         "identical": identical,
     }
     main_report = reports["year_2025"]
@@ -1022,10 +989,7 @@ def main() -> int:
             f"(fetch {fetched:.2f}s)   {speedup[k]:5.1f}x   intake {r.intake_total:,}, "
             f"completed {r.completed:,}"
         )
-    print(
-        f"import synthetic   {created:,} rows in {secs:.2f}s = {rps:,.0f} rows/s "
-        f"({rps_indexed:,.0f} rows/s with the report indexes)"
-    )
+    print(f"import synthetic   {created:,} rows in {secs:.2f}s = {rps:,.0f} rows/s")
     if boston_rps is not None:
         print(f"import boston 2013-2016 concatenated: {boston_rps:,.0f} rows/s")
     print(f"figures identical: {identical}; bars met: {all(bars.values())} {bars}")
@@ -1039,7 +1003,6 @@ def main() -> int:
                     "speedup": {k: round(v, 1) for k, v in speedup.items()},
                     "import_rows": created,
                     "import_rows_per_s": round(rps),
-                    "import_rows_per_s_with_report_indexes": round(rps_indexed),
                     "boston_rows_per_s": round(boston_rps) if boston_rps else None,
                     "identical": identical,
                     "figures": {
