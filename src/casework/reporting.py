@@ -1080,13 +1080,9 @@ class _Builder:
     # --------------------------------------------------------------- clocks
 
     def with_status(self, status: str) -> list[sa.ColumnElement[bool]]:
-        """Clock rows with ``status``, in the terms the partial indexes are declared with
-        (``status = 'met'`` / ``status <> 'met'``), so both databases can use them."""
+        """Clock rows with ``status`` (the leading columns of both deadline indexes)."""
         d = self.t.deadlines.c
-        met: sa.ColumnElement[str] = sa.literal_column("'met'")
-        if status == "met":
-            return [d.kind == "clock", d.status == met]
-        return [d.kind == "clock", d.status == status, d.status != met]
+        return [d.kind == "clock", d.status == status]
 
     def verdicts(
         self, status: str, column: sa.ColumnElement[Any], lo: dt.datetime, hi: dt.datetime
@@ -1176,11 +1172,10 @@ class _Builder:
 
     def overdue_open(self, at: dt.datetime) -> int:
         """Open cases with a clock past due at ``at``: candidate clock rows first (index seeks
-        per status and clock up to ``at``, the stop and start times checked inside the index
-        entries), then their cases, read in id order, each once."""
+        per status and clock on the stop time, filtered inside the index), then whether their
+        case was open."""
         deadlines = self.t.deadlines
         d, c = deadlines.c, self.t.cases.c
-        met: sa.ColumnElement[str] = sa.literal_column("'met'")
         names = sorted(
             {
                 name
@@ -1190,15 +1185,22 @@ class _Builder:
         )
         if not names:
             return 0
-        candidates = sa.select(d.case_id).where(
-            d.kind == "clock",
-            # A met clock stopped before it was due; a paused one is on hold.
-            d.status.in_(OVERDUE_STATUSES),
-            d.status != met,
-            d.clock.in_(names),
-            d.due_at < at,
-            sa.or_(d.stopped_at.is_(None), d.stopped_at >= at),
-            d.started_at < at,
+
+        def rows_where(stopped: sa.ColumnElement[bool]) -> sa.Select[Any]:
+            return sa.select(d.case_id).where(
+                d.kind == "clock",
+                # A met clock stopped before it was due; a paused one is on hold.
+                d.status.in_(OVERDUE_STATUSES),
+                d.clock.in_(names),
+                stopped,
+                d.due_at < at,
+                d.started_at < at,
+            )
+
+        # Clocks not stopped by ``at``: two seeks of the stop index (still running; stopped
+        # later). Their cases are then read in id order, each once.
+        candidates = sa.union_all(
+            rows_where(d.stopped_at.is_(None)), rows_where(d.stopped_at >= at)
         )
         query = sa.select(sa.func.count()).where(
             c.id.in_(candidates),

@@ -63,14 +63,13 @@ NEW: tuple[tuple[str, str, list[str], str | None], ...] = (
     ),
     ("cases", "ix_cases_rehandled", ["rehandle_count"], "rehandle_count > 0"),
     ("events", "ix_events_kind", ["kind", "trigger", "to_state", "case_id", "occurred_at"], None),
-    # Each clock row is in one of these two: met rows by their stop, the others by due time.
-    ("deadlines", "ix_deadlines_met", ["kind", "clock", "stopped_at"], "status = 'met'"),
     (
         "deadlines",
-        "ix_deadlines_open",
-        ["kind", "status", "clock", "due_at", "stopped_at", "started_at", "case_id"],
-        "status <> 'met'",
+        "ix_deadlines_stopped",
+        ["kind", "status", "clock", "stopped_at", "due_at", "started_at", "case_id"],
+        None,
     ),
+    ("deadlines", "ix_deadlines_due", ["kind", "status", "clock", "due_at"], None),
     ("followups", "ix_followups_outcome", ["outcome", "recorded_at"], None),
 )
 
