@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import math
+import sqlite3
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -629,3 +630,26 @@ def test_snapshot_readers_see_one_state_while_a_writer_commits(
         assert engine.store.run(lambda conn: conn.execute(count).scalar_one(), read=True) == 2
     finally:
         engine.close()
+
+
+def test_report_reads_beside_a_long_write(sqlite_backend: Backend, workflow_file: Path) -> None:
+    """A writer holding the lock: the report does not wait for it (nor fail); it reads from
+    one connection, the figures as they were committed."""
+    engine = open_engine(sqlite_backend, workflow_file, at(6, 10))
+    try:
+        build_fixture(engine)
+        expected = build_report(engine, *MAY).to_json()
+        writer = sqlite3.connect(sqlite_backend.url.removeprefix("sqlite:///"), timeout=0)
+        try:
+            writer.isolation_level = None
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE cases SET summary = 'in progress'")
+            report = build_report(engine, *MAY).to_json()
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+    finally:
+        engine.close()
+    for r in (expected, report):
+        r["period"].pop("generated_at")
+    assert report == expected

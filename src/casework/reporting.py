@@ -67,6 +67,7 @@ import sqlalchemy as sa
 from casework.errors import InvalidInput, WorkflowNotFound
 from casework.hooks import RISK_HOTSPOT
 from casework.records import mask
+from casework.store import SnapshotBusy
 from casework.store import queries as q
 from casework.store.fast import FAST, Prepared
 from casework.store.schema import Tables
@@ -1647,11 +1648,16 @@ def build_report(
 
     if engine.store.can_share_snapshot:
         # Two threads on one snapshot: SQLite releases the GIL while it reads, so on two cores
-        # the handling-time and follow-up figures are computed beside the rest.
-        with (
-            engine.store.snapshot_readers(2) as (main, beside),
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="casework-report") as pool,
-        ):
-            future = pool.submit(lambda: drain(open_builder(beside, first_received(beside))))
-            return work(main, future)
+        # the handling-time and follow-up figures are computed beside the rest. A long write
+        # in progress: one thread, one read transaction, as on every other store.
+        try:
+            with (
+                engine.store.snapshot_readers(2) as (main, beside),
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="casework-report") as pool,
+            ):
+                future = pool.submit(lambda: drain(open_builder(beside, first_received(beside))))
+                return work(main, future)
+        except SnapshotBusy:
+            pending[:] = list(heavy)
+            results.clear()
     return engine.store.run(work, read=True)

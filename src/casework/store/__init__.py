@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import sqlite3
 import threading
 import time
 import weakref
@@ -62,6 +63,16 @@ def create_sa_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> s
     return sa.create_engine(sa_url, **kwargs)
 
 
+BUSY_TIMEOUT_MS = 30_000
+# How long a snapshot gate waits for a writer before the caller reads without a shared snapshot.
+SNAPSHOT_GATE_WAIT_MS = 1_000
+
+
+class SnapshotBusy(Exception):
+    """:meth:`Store.snapshot_readers` could not hold writers back in time (a long write is in
+    progress); the caller reads from one connection instead."""
+
+
 def install_sqlite_settings(
     engine: sa.Engine, *, synchronous: str = "FULL", wal: bool = True
 ) -> None:
@@ -80,7 +91,7 @@ def install_sqlite_settings(
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -230,18 +241,33 @@ class Store:
         several threads can read one consistent state (SQLite releases the GIL while it
         works). SQLite has no API to share a snapshot: while the readers take theirs, another
         connection holds the write lock (``BEGIN IMMEDIATE``, as any writer would), so no
-        commit can fall between them; writers wait only those few milliseconds."""
+        commit can fall between them; writers wait only those few milliseconds. Raises
+        :class:`SnapshotBusy` when a writer holds the lock for more than a second."""
         if not self.can_share_snapshot:
             raise ConfigurationError("shared snapshots need a SQLite file casework opened")
         readers: list[sa.Connection] = []
         try:
-            with self.engine.connect() as gate, gate.begin():
-                for _ in range(n):
-                    conn = self.engine.connect().execution_options(casework_read=True)
-                    readers.append(conn)
-                    conn.begin()
-                    # The first read fixes the transaction's snapshot.
-                    conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+            with self.engine.connect() as gate:
+                driver = gate.connection.driver_connection
+                assert driver is not None
+                # Do not queue long behind a writer: raise SnapshotBusy instead.
+                driver.execute(f"PRAGMA busy_timeout={SNAPSHOT_GATE_WAIT_MS}")
+                try:
+                    with gate.begin():
+                        for _ in range(n):
+                            conn = self.engine.connect().execution_options(casework_read=True)
+                            readers.append(conn)
+                            conn.begin()
+                            # The first read fixes the transaction's snapshot.
+                            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+                except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
+                    # The BEGIN comes straight from the driver (install_sqlite_settings).
+                    text = str(getattr(exc, "orig", None) or exc)
+                    if "locked" not in text.lower() and "busy" not in text.lower():
+                        raise
+                    raise SnapshotBusy(text) from exc
+                finally:
+                    driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             yield readers
         finally:
             for conn in readers:
