@@ -932,19 +932,7 @@ class DeadlineManager:
         when = self.engine._instant(at, "at")
 
         def work(conn: sa.Connection) -> Deadline:
-            t = self.engine.store.tables
-            case_row = q.get_case_row(conn, t, case_id)
-            if case_row is None:
-                raise CaseNotFound(str(case_id))
-            case = q.case_from_row(case_row)
-            spec = self.engine.workflows.get(case.workflow, case.workflow_version)
-            try:
-                clock = self.clock_spec(spec, clock_name)
-            except KeyError:
-                names = ", ".join(c.name for c in spec.clocks) or "none"
-                raise InvalidInput(
-                    "clock", f"workflow {spec.name} has no clock {clock_name!r} (clocks: {names})"
-                ) from None
+            case_row, case, spec, clock = self._case_clock(conn, case_id, clock_name)
             if not case.is_closed:
                 ways = [
                     *(f"fire {s!r}" for s in clock.stop_triggers),
@@ -1242,9 +1230,10 @@ class DeadlineManager:
         )
         return deadline_from_row(self._row(conn, m["id"]))
 
-    def _locate(
+    def _case_clock(
         self, conn: sa.Connection, case_id: int, clock_name: str
-    ) -> tuple[Any, WorkflowSpec, ClockSpec, dict[str, Any]]:
+    ) -> tuple[Any, Case, WorkflowSpec, ClockSpec]:
+        """The case's row and record, its workflow version and the named clock's spec."""
         case_row = q.get_case_row(conn, self.engine.store.tables, case_id)
         if case_row is None:
             raise CaseNotFound(str(case_id))
@@ -1257,6 +1246,12 @@ class DeadlineManager:
             raise InvalidInput(
                 "clock", f"workflow {spec.name} has no clock {clock_name!r} (clocks: {names})"
             ) from None
+        return case_row, case, spec, clock
+
+    def _locate(
+        self, conn: sa.Connection, case_id: int, clock_name: str
+    ) -> tuple[Any, WorkflowSpec, ClockSpec, dict[str, Any]]:
+        case_row, _, spec, clock = self._case_clock(conn, case_id, clock_name)
         rows = [r for r in self._active_rows(conn, case_id) if r._mapping["clock"] == clock_name]
         if not rows:
             raise InvalidInput("clock", f"case {case_id}: clock {clock_name!r} is not running")

@@ -691,12 +691,6 @@ class _Sql:
             self._offsets = _utc_offsets(self.tz, *self.span)
         return self._offsets
 
-    def offset_spread(self) -> int:
-        """The largest difference between two UTC offsets of the zone in the span (s)."""
-        first, changes = self.offsets()
-        values = [first, *(offset for _, offset in changes)]
-        return max(values) - min(values)
-
     def distinct(
         self, table: sa.Table, name: str, *also: sa.ColumnElement[bool], **equal: Any
     ) -> list[Any]:
@@ -1085,23 +1079,38 @@ class _Builder:
         d = self.t.deadlines.c
         return [d.kind == "clock", d.status == status]
 
-    def verdicts(
-        self, status: str, column: sa.ColumnElement[Any], lo: dt.datetime, hi: dt.datetime
-    ) -> dict[str, int]:
-        """Clock rows with ``status`` whose ``column`` falls in ``[lo, hi)``, per clock: one
-        index seek per clock name."""
+    def verdict_counter(
+        self, status: str, column: sa.ColumnElement[Any]
+    ) -> Callable[[Mapping[str, Any]], list[Any]]:
+        """``run({"lo": .., "hi": ..})``: ``(clock, count)`` of the clock rows with ``status``
+        whose ``column`` falls in ``[lo, hi)``: one index seek per clock name."""
         deadlines = self.t.deadlines
         d = deadlines.c
         rows = self.with_status(status)
         names = self.sql.distinct(deadlines, "clock", *rows)
-        if not names or hi <= lo:
-            return {}
+        lo: sa.BindParameter[dt.datetime] = sa.bindparam("lo")
+        hi: sa.BindParameter[dt.datetime] = sa.bindparam("hi")
         query = (
             sa.select(d.clock, sa.func.count())
-            .where(*rows, d.clock.in_(names), column >= lo, column < hi)
+            .where(
+                *rows,
+                # Literal binds, not an expanding IN: the statement is compiled once.
+                d.clock.in_([sa.literal(name) for name in names] or [sa.null()]),
+                column >= lo,
+                column < hi,
+            )
             .group_by(d.clock)
         )
-        return {str(k): int(n) for k, n in self.sql.rows(self.sql.scoped(query, d.case_id))}
+        return self.sql.repeated(self.sql.scoped(query, d.case_id), ("lo", "hi"))
+
+    def verdicts(
+        self, status: str, column: sa.ColumnElement[Any], lo: dt.datetime, hi: dt.datetime
+    ) -> dict[str, int]:
+        """:meth:`verdict_counter` for one range, as a dict."""
+        if hi <= lo:
+            return {}
+        run = self.verdict_counter(status, column)
+        return {str(k): int(n) for k, n in run({"lo": lo, "hi": hi})}
 
     def clocks(self, lo: dt.datetime, hi: dt.datetime, as_of: dt.datetime) -> list[ClockFigures]:
         """Each clock row judged in ``[lo, hi)``: met at its stop, late at its due time."""
@@ -1129,26 +1138,10 @@ class _Builder:
             ("lo", "hi"),
         )
 
-        def per_clock(status: str, column: Any) -> Callable[[Mapping[str, Any]], list[Any]]:
-            rows = self.with_status(status)
-            names = sql.distinct(deadlines, "clock", *rows)
-            query = (
-                sa.select(d.clock, sa.func.count())
-                .where(
-                    *rows,
-                    # Literal binds, not an expanding IN: the statement is compiled once.
-                    d.clock.in_([sa.literal(name) for name in names] or [sa.null()]),
-                    column >= lo,
-                    column < hi,
-                )
-                .group_by(d.clock)
-            )
-            return sql.repeated(sql.scoped(query, d.case_id), ("lo", "hi"))
-
         kinds = (
-            ("met", per_clock("met", d.stopped_at)),
-            ("late", per_clock("breached", d.due_at)),
-            ("overdue", per_clock("running", d.due_at)),
+            ("met", self.verdict_counter("met", d.stopped_at)),
+            ("late", self.verdict_counter("breached", d.due_at)),
+            ("overdue", self.verdict_counter("running", d.due_at)),
         )
         totals: dict[str, dict[str, int]] = {kind: {} for kind, _ in kinds}
         weeks: list[tuple[int, int, int]] = []
