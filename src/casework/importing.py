@@ -1119,7 +1119,7 @@ class _Importer:
         self.cache_size: int | None = None
         self.next_id = 1
         self.batch_size = BATCH_SIZE
-        self.text_fields: list[str] = []
+        self.reported = 0  # characters reported to ``progress`` so far
         self.with_amount = False
         self._memo: dict[str, dict[str, str | None]] = {"channel": {}, "category": {}, "status": {}}
         self.source_json = _js(self.source)
@@ -1473,7 +1473,6 @@ class _Importer:
     def setup(self, plan: _Plan) -> None:
         """Resolve what the writing needs: the mapped fields, the store's limits and the
         case id the first batch is assembled for."""
-        self.text_fields = [field for field, _, _ in plan.text_idx]
         self.with_amount = "amount" in plan.idx
         store = self.engine.store
         t = store.tables
@@ -1488,7 +1487,7 @@ class _Importer:
         d = store.engine.dialect
         case_columns = (
             *_CASE_COLUMNS,
-            *self.text_fields,
+            *(field for field, _, _ in plan.text_idx),
             *(["amount"] if self.with_amount else []),
             *_CASE_ID_COLUMNS,
         )
@@ -1510,12 +1509,12 @@ class _Importer:
             self.batch_size = batch_size
             batches = self.batches(plan, lines, header_line, batch_size)
             if self.engine.store.connection is None:
-                reported = self.write_behind(batches, progress)
+                self.write_behind(batches, progress)
             else:
                 # The host's connection (and transaction) stays on the host's thread.
-                reported = self.write_inline(batches, progress)
+                self.write_inline(batches, progress)
             if progress is not None:
-                progress(lines.chars() - reported)
+                progress(lines.chars() - self.reported)
         return ImportReport(
             file=str(self.path),
             workflow=m.workflow,
@@ -1570,21 +1569,15 @@ class _Importer:
 
     def write_inline(
         self, batches: Iterator[_Batch], progress: Callable[[int], None] | None
-    ) -> int:
-        """Parse and write in turn; the characters reported to ``progress``."""
-        reported = 0
+    ) -> None:
+        """Parse and write in turn."""
         for batch in batches:
-            self.tally(batch.rows, self.commit(batch))
-            if progress is not None and len(batch.rows) == self.batch_size:
-                progress(batch.chars - reported)
-                reported = batch.chars
-        return reported
+            self.committed(batch, self.commit(batch), progress)
 
     def write_behind(
         self, batches: Iterator[_Batch], progress: Callable[[int], None] | None
-    ) -> int:
-        """Parse the next batch on this thread while a writer thread writes the last one; the
-        characters reported to ``progress``.
+    ) -> None:
+        """Parse the next batch on this thread while a writer thread writes the last one.
 
         The database releases the GIL while it inserts, indexes and syncs, so on two cores
         the two overlap. Batches are written in file order, each in its own transaction, as
@@ -1606,19 +1599,13 @@ class _Importer:
                 except BaseException as exc:  # raised on the parsing thread below
                     failed.append(exc)
 
-        reported = 0
-
         def collect() -> None:
-            nonlocal reported
             while True:
                 try:
                     batch, fresh = done.get_nowait()
                 except queue.Empty:
                     return
-                self.tally(batch.rows, fresh)
-                if progress is not None and len(batch.rows) == self.batch_size:
-                    progress(batch.chars - reported)
-                    reported = batch.chars
+                self.committed(batch, fresh, progress)
 
         thread = threading.Thread(target=writer, name="casework-import-writer", daemon=True)
         with _WRITER_SWITCH.lowered():
@@ -1635,21 +1622,27 @@ class _Importer:
         if failed:
             raise failed[0]
         collect()
-        return reported
 
     def commit(self, batch: _Batch) -> list[_Row]:
         """Write one batch in its own transaction; the rows created."""
         return self.engine.store.run(lambda conn: self.write(conn, batch))
 
-    def tally(self, rows: list[_Row], fresh: list[_Row]) -> None:
+    def committed(
+        self, batch: _Batch, fresh: list[_Row], progress: Callable[[int], None] | None
+    ) -> None:
+        """Count a committed batch (``fresh``: its rows created) and, when it is a full
+        batch, report the characters read since the last report to ``progress``."""
         self.created += len(fresh)
-        self.existing += len(rows) - len(fresh)
+        self.existing += len(batch.rows) - len(fresh)
         for r in fresh:
             self.by_channel[r.channel] = self.by_channel.get(r.channel, 0) + 1
             if r.final_state is not None:
                 self.closed += 1
             if r.clock is not None:
                 self.deadlines[r.clock] += 1
+        if progress is not None and len(batch.rows) == self.batch_size:
+            progress(batch.chars - self.reported)
+            self.reported = batch.chars
 
 
 def import_csv(
