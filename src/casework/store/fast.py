@@ -85,7 +85,6 @@ class Prepared:
             raise ValueError(f"statement needs render-time expansion: {self.sql[:80]}")
         self.positional: Sequence[str] | None = compiled.positiontup
         self.fixed: dict[str, Any] | None = None
-        self.bind_items: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
         self.binds: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
         if dialect.name == "sqlite":
             for name, bind in compiled.binds.items():
@@ -93,7 +92,7 @@ class Prepared:
                     self.binds[name] = _sqlite_instant
                 elif type(bind.type) is sa.JSON and name in self.binds:
                     self.binds[name] = _json_text  # what the SQLite dialect's JSON stores
-        self.bind_items = tuple(self.binds.items())
+        self.bind_items: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(self.binds.items())
         self.plan: tuple[tuple[str, Callable[[Any], Any] | None], ...] | None = (
             None
             if self.positional is None
