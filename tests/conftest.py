@@ -9,7 +9,10 @@ schema of its own, dropped afterwards, so tests can run in parallel.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +29,28 @@ WORKFLOWS = ROOT / "workflows"
 CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL")
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def run_benchmark(
+    script: str, *args: str, timeout: float, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], str]:
+    """Run ``benchmarks/<script> ARGS --json`` from the checkout; its last line (the figures)
+    parsed, and everything it printed. Exit 1 means "a bar was missed": allowed, timing is not
+    a test's business."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines, proc.stderr
+    data = json.loads(lines[-1])
+    assert isinstance(data, dict)
+    return data, proc.stdout
 
 
 def realdata_dir() -> Path | None:

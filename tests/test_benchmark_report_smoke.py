@@ -7,15 +7,12 @@ benchmark's own seeded data, and that the import part ran.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_benchmark
 
 N = 20_000
 IMPORT_ROWS = 2_000
@@ -25,29 +22,9 @@ IMPORT_ROWS = 2_000
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     # A private temporary folder: the benchmark caches its database and CSV files there.
     env = {**os.environ, "TMPDIR": str(tmp_path_factory.mktemp("bench"))}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "report.py"),
-            "--n",
-            str(N),
-            "--import-rows",
-            str(IMPORT_ROWS),
-            "--json",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    # Exit 1 means "a bar was missed" (or the methods disagree, checked below).
-    assert proc.returncode in (0, 1), proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert lines, proc.stderr
-    data = json.loads(lines[-1])
-    assert isinstance(data, dict)
-    return data
+    # Exit 1 also when the methods disagree, checked below.
+    args = ("--n", str(N), "--import-rows", str(IMPORT_ROWS))
+    return run_benchmark("report.py", *args, timeout=600, env=env)[0]
 
 
 @pytest.mark.slow
