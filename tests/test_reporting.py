@@ -337,34 +337,20 @@ def test_hotspots_flag_significant_rises_only(backend: Backend, workflow_file: P
     """A respondent rising from 4 to 20 cases is a hot spot; one rising from 9 to 12 is not."""
     engine = open_engine(backend, workflow_file, at(6, 10))
     try:
-        for i in range(4):
-            engine.intake(
-                "consumer_complaint",
-                channel="hotline",
-                respondent="Rising Ltd",
-                received_at=at(4, 5 + i),
-            )
-        for i in range(20):
-            engine.intake(
-                "consumer_complaint",
-                channel="hotline",
-                respondent="Rising Ltd",
-                received_at=at(5, 2 + i),
-            )
-        for i in range(9):
-            engine.intake(
-                "consumer_complaint",
-                channel="website",
-                respondent="Steady Co",
-                received_at=at(4, 10 + i),
-            )
-        for i in range(12):
-            engine.intake(
-                "consumer_complaint",
-                channel="website",
-                respondent="Steady Co",
-                received_at=at(5, 10 + i),
-            )
+        # (respondent, channel, month, first day, cases on consecutive days)
+        for respondent, channel, month, first, n in (
+            ("Rising Ltd", "hotline", 4, 5, 4),
+            ("Rising Ltd", "hotline", 5, 2, 20),
+            ("Steady Co", "website", 4, 10, 9),
+            ("Steady Co", "website", 5, 10, 12),
+        ):
+            for i in range(n):
+                engine.intake(
+                    "consumer_complaint",
+                    channel=channel,
+                    respondent=respondent,
+                    received_at=at(month, first + i),
+                )
         r = build_report(engine, *MAY)
         flagged = [(h.kind, h.value, h.count, h.previous) for h in r.hotspots]
         assert flagged == [("respondent", "Rising Ltd", 20, 4)]
