@@ -88,6 +88,14 @@ PERIODS = {
 }
 
 DAY = 86_400
+# How a seeded case leaves `received`: (draw below, most days it takes, trigger, state reached,
+# event data), tried in order. 8 % rejected, 3 % withdrawn, 2 % transferred, the rest accepted.
+DECISIONS = (
+    (0.08, 8, "reject", "rejected", '{"reason":"outside remit"}'),
+    (0.11, 5, "withdraw", "withdrawn", "{}"),
+    (0.13, 6, "transfer", "transferred", "{}"),
+    (1.0, 10, "accept", "accepted", "{}"),
+)
 HOUR = 3_600
 
 
@@ -189,93 +197,22 @@ def seed(path: Path, n: int, seed_value: int = 7) -> None:
             hot = rng.random() < (0.003 if in_2025 else 0.0006)
             respondent = "Hotspot Mart" if hot else f"R{int(rng.random() ** 3 * 2000):04d}"
             contact = f"1{rng.randrange(contacts):010d}" if rng.random() < 0.3 else None
-            events.append((cid, 1, "opened", None, None, "received", "{}", r_s, now_s))
-            seq = 1
+            # The case's events: kind, trigger, from, to, data, occurred (numbered at the end).
+            trail: list[tuple[Any, ...]] = [("opened", None, None, "received", "{}", r_s)]
             state, accepted, closed, rehandle, escalations = "received", None, None, 0, 0
             acc_due = rec + 9 * DAY
             u = rng.random()
-            decided: int | None = None
-            if u < 0.08:  # not accepted
-                decided = rec + int(rng.random() * 8 * DAY)
-                if decided < now:
-                    state, closed = "rejected", decided
-                    seq += 1
-                    events.append(
-                        (
-                            cid,
-                            seq,
-                            "transition",
-                            "reject",
-                            "received",
-                            "rejected",
-                            '{"reason":"outside remit"}',
-                            stamp(decided),
-                            now_s,
-                        )
-                    )
-                else:
-                    decided = None
-            elif u < 0.11:  # withdrawn before acceptance
-                decided = rec + int(rng.random() * 5 * DAY)
-                if decided < now:
-                    state, closed = "withdrawn", decided
-                    seq += 1
-                    events.append(
-                        (
-                            cid,
-                            seq,
-                            "transition",
-                            "withdraw",
-                            "received",
-                            "withdrawn",
-                            "{}",
-                            stamp(decided),
-                            now_s,
-                        )
-                    )
-                else:
-                    decided = None
-            elif u < 0.13:  # transferred
-                decided = rec + int(rng.random() * 6 * DAY)
-                if decided < now:
-                    state, closed = "transferred", decided
-                    seq += 1
-                    events.append(
-                        (
-                            cid,
-                            seq,
-                            "transition",
-                            "transfer",
-                            "received",
-                            "transferred",
-                            "{}",
-                            stamp(decided),
-                            now_s,
-                        )
-                    )
-                else:
-                    decided = None
-            else:
-                decided = rec + int(rng.random() * 10 * DAY)
-                if decided < now:
+            _, days, trigger, reached, why = next(d for d in DECISIONS if u < d[0])
+            decided: int | None = rec + int(rng.random() * days * DAY)
+            if decided < now:
+                state = reached
+                if trigger == "accept":
                     accepted = decided
-                    state = "accepted"
-                    seq += 1
-                    events.append(
-                        (
-                            cid,
-                            seq,
-                            "transition",
-                            "accept",
-                            "received",
-                            "accepted",
-                            "{}",
-                            stamp(decided),
-                            now_s,
-                        )
-                    )
                 else:
-                    decided = None
+                    closed = decided
+                trail.append(("transition", trigger, "received", reached, why, stamp(decided)))
+            else:
+                decided = None
             if decided is not None:
                 met = decided < acc_due
                 deadlines.append(
@@ -308,25 +245,14 @@ def seed(path: Path, n: int, seed_value: int = 7) -> None:
                     esc = accepted + int(rng.random() * 10 * DAY)
                     if esc < now:
                         escalations = 1
-                        seq += 1
                         reason = rng.choice(reasons)
                         data = (
                             f'{{"reason":"{reason}"}}'
                             if rng.random() < 0.8
                             else '{"clock":"handling","reason":"clock handling","step":"x"}'
                         )
-                        events.append(
-                            (
-                                cid,
-                                seq,
-                                "transition",
-                                "escalate",
-                                "accepted",
-                                "escalated",
-                                data,
-                                stamp(esc),
-                                now_s,
-                            )
+                        trail.append(
+                            ("transition", "escalate", "accepted", "escalated", data, stamp(esc))
                         )
                         deadlines.append(
                             (
@@ -342,37 +268,22 @@ def seed(path: Path, n: int, seed_value: int = 7) -> None:
                 if rng.random() < 0.03:
                     ext = accepted + int(rng.random() * 20 * DAY)
                     if ext < now:
-                        seq += 1
-                        events.append(
+                        trail.append(
                             (
-                                cid,
-                                seq,
                                 "extension",
                                 None,
                                 None,
                                 None,
                                 '{"clock":"handling","to":"45 days"}',
                                 stamp(ext),
-                                now_s,
                             )
                         )
                         h_due = accepted + 45 * DAY
                 answered = accepted + int(rng.expovariate(1 / (12 * DAY)))
                 if rng.random() < 0.9 and answered < now:
                     state = "feedback"
-                    seq += 1
-                    events.append(
-                        (
-                            cid,
-                            seq,
-                            "transition",
-                            "respond",
-                            "handling",
-                            "feedback",
-                            "{}",
-                            stamp(answered),
-                            now_s,
-                        )
+                    trail.append(
+                        ("transition", "respond", "handling", "feedback", "{}", stamp(answered))
                     )
                     met = answered < h_due
                     deadlines.append(
@@ -414,19 +325,8 @@ def seed(path: Path, n: int, seed_value: int = 7) -> None:
                     archive = answered + 3 * DAY + int(rng.random() * 7 * DAY)
                     if rng.random() < 0.9 and archive < now:
                         state, closed = "archived", archive
-                        seq += 1
-                        events.append(
-                            (
-                                cid,
-                                seq,
-                                "transition",
-                                "archive",
-                                "feedback",
-                                "archived",
-                                "{}",
-                                stamp(archive),
-                                now_s,
-                            )
+                        trail.append(
+                            ("transition", "archive", "feedback", "archived", "{}", stamp(archive))
                         )
                 else:
                     status = "breached" if h_due < now and rng.random() < 0.5 else "running"
@@ -441,6 +341,7 @@ def seed(path: Path, n: int, seed_value: int = 7) -> None:
                             stamp(h_due) if status == "breached" else None,
                         )
                     )
+            events.extend((cid, seq, *e, now_s) for seq, e in enumerate(trail, 1))
             cases.append(
                 (
                     cid,
@@ -462,9 +363,7 @@ def seed(path: Path, n: int, seed_value: int = 7) -> None:
             )
         con.execute("BEGIN")
         con.executemany(cases_sql, cases)
-        con.executemany(
-            events_sql, [(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]) for e in events]
-        )
+        con.executemany(events_sql, events)
         con.executemany(deadlines_sql, deadlines)
         con.executemany(followups_sql, visits)
         con.execute("COMMIT")
