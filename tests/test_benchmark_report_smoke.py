@@ -42,6 +42,11 @@ def test_import_ran_on_every_row(report: dict[str, object]) -> None:
     assert report["import_rows"] == IMPORT_ROWS
     rate = report["import_rows_per_s"]
     assert isinstance(rate, int) and rate > 0
+    runs = report["import_runs_rows_per_s"]
+    assert isinstance(runs, dict)
+    # Three runs of each file by default; the figure reported is the median run.
+    assert len(runs["synthetic"]) == 3 and sorted(runs["synthetic"])[1] == rate
     if Path(ROOT.parent / "shared" / "realdata" / "boston311").is_dir():
         boston = report["boston_rows_per_s"]
         assert isinstance(boston, int) and boston > 0
+        assert len(runs["boston"]) == 3 and sorted(runs["boston"])[1] == boston
