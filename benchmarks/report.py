@@ -206,16 +206,16 @@ def seed(path: Path, n: int, seed_value: int = 7) -> None:
             acc_due = rec + 9 * DAY
             u = rng.random()
             _, days, trigger, reached, why = next(d for d in DECISIONS if u < d[0])
-            decided: int | None = rec + int(rng.random() * days * DAY)
-            if decided < now:
+            at = rec + int(rng.random() * days * DAY)
+            decided: int | None = None
+            if at < now:
+                decided = at
                 state = reached
                 if trigger == "accept":
                     accepted = decided
                 else:
                     closed = decided
-                trail.append(("transition", trigger, "received", reached, why, stamp(decided)))
-            else:
-                decided = None
+                trail.append(("transition", trigger, "received", reached, why, stamp(at)))
             if decided is not None:
                 met = decided < acc_due
                 deadlines.append(
