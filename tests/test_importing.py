@@ -11,15 +11,24 @@ import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from casework import DefinitionError, Engine
 from casework.audit import event_hash
 from casework.clock import FrozenClock
-from casework.importing import ImportReport, import_csv, load_mapping, parse_mapping
+from casework.importing import (
+    ImportReport,
+    _utc_parser,
+    import_csv,
+    load_mapping,
+    parse_mapping,
+)
 from tests.conftest import ROOT, WORKFLOWS, Backend
 
 MAPPINGS = ROOT / "examples" / "import"
@@ -442,6 +451,87 @@ def test_open_cases_are_judged_at_the_as_of_instant(
         "late-o1": "breached",
         "late-o2": "running",
     }
+
+
+def _zone_says(local: dt.datetime, zone: str) -> dt.datetime:
+    """The instant a naive local time names in ``zone`` (fold=0: an ambiguous time is the
+    first of the two, a skipped one takes the offset in force before the change)."""
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+
+
+def test_local_times_follow_the_zone_across_its_offset_changes(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Naive times in a zone with daylight saving, every 30 minutes over both 2016 changes in
+    New York (02:00-03:00 on 13 March does not exist; 01:00-02:00 on 6 November happens
+    twice) and on ordinary days around them, import at the instants the zone's rules give."""
+    mapping = write(
+        tmp_path,
+        "ny.yaml",
+        MAPPING.replace("timezone: Asia/Shanghai", "timezone: America/New_York"),
+    )
+    starts = [dt.datetime(2016, 3, 12, 20, 0), dt.datetime(2016, 11, 5, 20, 0)]
+    times = [s + dt.timedelta(minutes=30 * k) for s in starts for k in range(24)]
+    fmt = "%Y-%m-%d %H:%M"
+    text = HEADER + "".join(
+        f"t{i},{t:{fmt}},{t + dt.timedelta(hours=5):{fmt}},,s,Shop,phone,,\n"
+        for i, t in enumerate(times)
+    )
+    engine = open_engine(backend)
+    try:
+        rep = import_csv(engine, write(tmp_path, "ny.csv", text), mapping)
+        cases = {c.external_id: c for c in engine.list_cases(limit=1000)}
+    finally:
+        engine.close()
+    assert rep.created == len(times)
+    wrong = [
+        (t, cases[f"t{i}"].opened_at, cases[f"t{i}"].closed_at)
+        for i, t in enumerate(times)
+        if cases[f"t{i}"].opened_at != _zone_says(t, "America/New_York")
+        or cases[f"t{i}"].closed_at != _zone_says(t + dt.timedelta(hours=5), "America/New_York")
+    ]
+    assert wrong == []
+
+
+ZONES = (
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",  # a 30-minute change
+    "America/Sao_Paulo",  # daylight saving until 2019, changes at midnight
+    "Pacific/Apia",  # skipped 30 December 2011 altogether
+    "Asia/Shanghai",
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    local=st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2030, 12, 31)),
+)
+def test_a_naive_time_reads_as_the_zone_says(zone: str, local: dt.datetime) -> None:
+    """The parser's per-day offsets give exactly what the zone's rules give for every time,
+    including days whose offset changes."""
+    parse = _utc_parser(("%Y-%m-%d %H:%M:%S.%f",), zone)
+    got = parse(local.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    assert got.replace(tzinfo=dt.UTC) == _zone_says(local, zone)
+
+
+def test_a_naive_time_reads_as_the_zone_says_on_every_change_day() -> None:
+    """Every quarter hour of each day on which the zone changes its offset (1990-2030), and
+    of the days either side."""
+    for zone in ZONES:
+        tz = ZoneInfo(zone)
+        parse = _utc_parser(("%Y-%m-%d %H:%M",), zone)
+        day = dt.date(1990, 1, 1)
+        while day < dt.date(2031, 1, 1):
+            here = dt.datetime.combine(day, dt.time(), tz).utcoffset()
+            after = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz).utcoffset()
+            if here != after:
+                for k in range(-96, 192):
+                    local = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=15 * k)
+                    got = parse(f"{local:%Y-%m-%d %H:%M}").replace(tzinfo=dt.UTC)
+                    assert got == _zone_says(local, zone), (zone, local)
+            day += dt.timedelta(days=1)
 
 
 def test_cases_before_the_first_workflow_version_pin_to_it_or_are_refused(

@@ -602,10 +602,22 @@ def _compile_format(fmt: str) -> Callable[[str], dt.datetime] | None:
     return parse
 
 
-def _time_parser(formats: tuple[str, ...], tz: str) -> Callable[[str], dt.datetime]:
-    """``text -> aware UTC datetime``; naive texts are local times in ``tz`` (an ambiguous or
+def _steady_offset(zone: ZoneInfo, day: dt.date) -> dt.timedelta | None:
+    """``zone``'s UTC offset on the local ``day`` when it holds from midnight to midnight (read
+    at every whole hour), else ``None``: the zone changes its offset that day."""
+    start = dt.datetime.combine(day, dt.time(), zone)
+    offset = start.utcoffset()
+    for hour in range(1, 25):
+        if (start + dt.timedelta(hours=hour)).utcoffset() != offset:
+            return None
+    return offset
+
+
+def _utc_parser(formats: tuple[str, ...], tz: str) -> Callable[[str], dt.datetime]:
+    """``text -> naive UTC datetime``; naive texts are local times in ``tz`` (an ambiguous or
     skipped local time takes the offset in force before the change, ``fold=0``). Raises
-    ``ValueError``. Cached: date-only columns repeat a lot."""
+    ``ValueError``. The zone's offset is looked up once per local day (per value on a day the
+    offset changes). Cached: date-only columns repeat a lot."""
     zone = ZoneInfo(tz)
     parsers: list[Callable[[str], dt.datetime]] = []
     for fmt in formats:
@@ -619,6 +631,7 @@ def _time_parser(formats: tuple[str, ...], tz: str) -> Callable[[str], dt.dateti
                 else functools.partial(lambda f, text: dt.datetime.strptime(text, f), fmt)
             )
     shown = " or ".join("ISO 8601" if f == "iso" else f for f in formats)
+    offsets: dict[dt.date, dt.timedelta | None] = {}
 
     def one(text: str) -> dt.datetime:
         for parse in parsers:
@@ -626,14 +639,31 @@ def _time_parser(formats: tuple[str, ...], tz: str) -> Callable[[str], dt.dateti
                 value = parse(text)
             except ValueError:
                 continue
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=zone)
-            return value.astimezone(UTC)
+            if value.tzinfo is not None:
+                return value.astimezone(UTC).replace(tzinfo=None)
+            day = value.date()
+            try:
+                offset = offsets[day]
+            except KeyError:
+                offset = offsets[day] = _steady_offset(zone, day)
+            if offset is None:
+                return value.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+            return value - offset
         raise ValueError(f"{text!r} is not a time ({shown})")
 
     if all(f == "iso" or f in _ISO_SHAPED for f in formats):
         return one  # already fast; a cache of mostly unique texts would only cost
     return functools.lru_cache(maxsize=65_536)(one)
+
+
+def _time_parser(formats: tuple[str, ...], tz: str) -> Callable[[str], dt.datetime]:
+    """As :func:`_utc_parser`, aware (UTC)."""
+    naive = _utc_parser(formats, tz)
+
+    def one(text: str) -> dt.datetime:
+        return naive(text).replace(tzinfo=UTC)
+
+    return one
 
 
 def _open_rows(path: Path, mapping: ImportMapping) -> tuple[Any, list[str], int]:
@@ -1090,13 +1120,15 @@ class _Importer:
         self.mapping = mapping
         self.path = path
         self.source = mapping.source or path.stem
-        self.parse_time = _time_parser(mapping.time_formats, mapping.timezone)
+        self.parse_time = _utc_parser(mapping.time_formats, mapping.timezone)
         versions = engine.workflows.versions(mapping.workflow)
         self.versions = versions
         for spec in versions:
             _check_against(mapping, spec)
         self.tz = ZoneInfo(versions[-1].timezone)
         self.as_of = as_of
+        # Rows carry their times as naive UTC datetimes until they are stamped (see stamp).
+        self.as_of_utc = as_of.astimezone(UTC).replace(tzinfo=None) if as_of else None
         self.now = engine.clock.now()
         self.enc = _Encoder(engine.store.engine.dialect)
         self.now_iso = _iso(self.now)
@@ -1156,6 +1188,7 @@ class _Importer:
         return spec
 
     def time(self, row: list[str], field: str, plan: _Plan) -> dt.datetime | None:
+        """The field's instant as a naive UTC datetime, or None when empty."""
         i = plan.idx.get(field)
         if i is None:
             return None
@@ -1217,14 +1250,15 @@ class _Importer:
             if closed is not None and closed < received:
                 if m.closed_before_received == "reject":
                     raise _BadValue(
-                        f"closed_at {closed.isoformat()} is before received_at "
-                        f"{received.isoformat()}"
+                        f"closed_at {closed.replace(tzinfo=UTC).isoformat()} is before "
+                        f"received_at {received.replace(tzinfo=UTC).isoformat()}"
                     )
                 if m.closed_before_received == "clamp":
-                    given = f',"closed_at_as_given":"{_iso(closed)}"'
+                    given = f',"closed_at_as_given":"{self.stamp(closed)[0]}"'
                     closed = received
                     self.clamped += 1
-            spec = self.spec_for(received)
+            received_at = received.replace(tzinfo=UTC)
+            spec = self.spec_for(received_at)
             category = raw_category = None
             if m.category is not None:
                 raw_category = row[plan.category_idx] if plan.category_idx is not None else ""
@@ -1259,8 +1293,8 @@ class _Importer:
             return None
         self.seen.add(key)
         return self.prepare(
-            line, ext, channel, category, received, closed, due, final, spec, text, amount,
-            "".join(parts),
+            line, ext, channel, category, received, received_at, closed, due, final, spec, text,
+            amount, "".join(parts),
         )  # fmt: skip
 
     def prepare(
@@ -1270,6 +1304,7 @@ class _Importer:
         channel: str,
         category: str | None,
         received: dt.datetime,
+        received_at: dt.datetime,
         closed: dt.datetime | None,
         due: dt.datetime | None,
         final: str | None,
@@ -1278,13 +1313,15 @@ class _Importer:
         amount: Decimal | None,
         data_json: str,
     ) -> _Row:
-        """The row's table rows in the driver's form, all but what depends on its case id."""
+        """The row's table rows in the driver's form, all but what depends on its case id.
+        ``received``, ``closed`` and ``due`` are naive UTC; ``received_at`` is ``received``
+        aware."""
         enc = self.enc
-        instant, as_json = enc.instant, enc.json
+        as_json = enc.json
         now, now_iso, roles = self.now_db, self.now_iso, self.roles_db
         initial = spec.initial
-        received_iso = _iso(received)
-        received_db = instant(received, received_iso)
+        stamp = self.stamp
+        received_iso, received_db = stamp(received)
         opened_json = (
             (f'{{"category":{_js(category)},' if category else "{")
             + f'"channel":{_js(channel)},"external_id":{_js(ext)},'
@@ -1298,8 +1335,7 @@ class _Importer:
         closed_db = closing = closing_tail = None
         if final is not None:
             assert closed is not None
-            closed_iso = _iso(closed)
-            closed_db = instant(closed, closed_iso)
+            closed_iso, closed_db = stamp(closed)
             closing_json = f'{{"line":{int(line)},"source":{self.source_json}}}'
             closing = (2, "imported", initial, final, IMPORT_ACTOR, roles, as_json(closing_json),
                        closed_db, now)  # fmt: skip
@@ -1315,13 +1351,13 @@ class _Importer:
         clock = deadline = None
         if due is not None:
             clock = self.clock_status(closed if final is not None else None, due)
-            due_db = instant(due)
+            due_db = stamp(due)[1]
             # Columns: _DEADLINE_COLUMNS.
             deadline = (RESOLUTION_CLOCK, clock, "imported target", "imported", received_db,
                         due_db, closed_db, due_db if clock == "breached" else None,
                         self.deadline_data)  # fmt: skip
         return (
-            ext, channel, category, received, final, int(spec.version), initial, clock, case,
+            ext, channel, category, received_at, final, int(spec.version), initial, clock, case,
             opened, opened_tail, closing, closing_tail, deadline,
         )  # fmt: skip
 
@@ -1338,10 +1374,19 @@ class _Importer:
             )
         return head
 
+    def stamp(self, v: dt.datetime) -> tuple[str, Any]:
+        """A naive UTC instant as :func:`_iso` writes it (what event hashes cover) and in the
+        driver's form (:meth:`_Encoder.instant`); formatted naive, at half the cost."""
+        if self.enc.sqlite:
+            db = v.isoformat(" ", "microseconds")
+            return f"{db[:10]}T{db[11:]}+00:00", db
+        return v.isoformat("T", "microseconds") + "+00:00", v.replace(tzinfo=UTC)
+
     def clock_status(self, closed: dt.datetime | None, due: dt.datetime) -> str:
+        """``closed`` and ``due`` are naive UTC."""
         if closed is not None:
             return "met" if closed <= due else "breached"
-        if self.as_of is not None and due <= self.as_of:
+        if self.as_of_utc is not None and due <= self.as_of_utc:
             return "breached"
         return "running"
 
