@@ -456,7 +456,7 @@ def test_open_cases_are_judged_at_the_as_of_instant(
 def _zone_says(local: dt.datetime, zone: str) -> dt.datetime:
     """The instant a naive local time names in ``zone`` (fold=0: an ambiguous time is the
     first of the two, a skipped one takes the offset in force before the change)."""
-    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+    return local.replace(tzinfo=ZoneInfo(zone), fold=0).astimezone(dt.UTC)
 
 
 def test_local_times_follow_the_zone_across_its_offset_changes(
