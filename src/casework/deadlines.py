@@ -951,19 +951,7 @@ class DeadlineManager:
                     "does not outlive closure: its run ended when the case closed "
                     "(set outlives_closure: true on the clock for new workflow versions)",
                 )
-            rows = [
-                r for r in self._active_rows(conn, case_id) if r._mapping["clock"] == clock_name
-            ]
-            if not rows:
-                ended = [dl for dl in self._rows_of(conn, case_id) if dl.clock == clock_name]
-                detail = (
-                    f"{ended[-1].status} since {ended[-1].stopped_at.isoformat()}"
-                    if ended and ended[-1].stopped_at is not None
-                    else "it never started"
-                )
-                raise InvalidInput(
-                    "clock", f"case {case_id}: clock {clock_name!r} is not running ({detail})"
-                )
+            m = self._running(conn, case_id, clock_name)
             allowed = self.stop_roles(spec, clock)
             if not actor.roles & set(allowed):
                 raise PermissionDenied(
@@ -973,7 +961,6 @@ class DeadlineManager:
                     sorted(actor.roles),
                     allowed,
                 )
-            m = dict(rows[-1]._mapping)
             if when < m["started_at"]:
                 raise InvalidInput(
                     "at",
@@ -1252,15 +1239,29 @@ class DeadlineManager:
         self, conn: sa.Connection, case_id: int, clock_name: str
     ) -> tuple[Any, WorkflowSpec, ClockSpec, dict[str, Any]]:
         case_row, _, spec, clock = self._case_clock(conn, case_id, clock_name)
-        rows = [r for r in self._active_rows(conn, case_id) if r._mapping["clock"] == clock_name]
-        if not rows:
-            raise InvalidInput("clock", f"case {case_id}: clock {clock_name!r} is not running")
-        if rows[-1]._mapping["status"] == "breached":
+        m = self._running(conn, case_id, clock_name)
+        if m["status"] == "breached":
             raise InvalidInput(
                 "clock",
                 f"case {case_id}: clock {clock_name!r} is already breached; extensions must be granted before the deadline",
             )
-        return case_row, spec, clock, dict(rows[-1]._mapping)
+        return case_row, spec, clock, m
+
+    def _running(self, conn: sa.Connection, case_id: int, clock_name: str) -> dict[str, Any]:
+        """The case's active row of ``clock_name``; :class:`InvalidInput` saying how its last
+        run ended when there is none."""
+        rows = [r for r in self._active_rows(conn, case_id) if r._mapping["clock"] == clock_name]
+        if rows:
+            return dict(rows[-1]._mapping)
+        ended = [dl for dl in self._rows_of(conn, case_id) if dl.clock == clock_name]
+        detail = (
+            f"{ended[-1].status} since {ended[-1].stopped_at.isoformat()}"
+            if ended and ended[-1].stopped_at is not None
+            else "it never started"
+        )
+        raise InvalidInput(
+            "clock", f"case {case_id}: clock {clock_name!r} is not running ({detail})"
+        )
 
     def _row(self, conn: sa.Connection, row_id: int) -> Any:
         row = FAST.first(conn, self._s.get_deadline, {"_id": row_id})
